@@ -1,0 +1,78 @@
+/* pool.h — the chunk store on the NVMe pool directory.
+ *
+ * Layout under the pool path:
+ *   ab/cd/<32 hex>   one immutable object, named by its digest
+ *   tmp/             objects being written; emptied at open (leftovers of a
+ *                    crash are never visible under a final name)
+ *   POOL             a small file that marks the directory as a cairn pool
+ *                    ("cairn-pool 1\n"); open refuses a non-empty directory
+ *                    without it.
+ *
+ * Durability: an object appears under its final name only after its bytes
+ * are on stable storage, and a batch's commit returns only after the names
+ * are too. Batches amortise the syncs: write every object of the batch to
+ * tmp/, syncfs(), rename them all, syncfs() again (git's "batch" fsync).
+ * A pool is safe to use from several threads; a batch belongs to one.
+ */
+#ifndef CAIRN_POOL_H
+#define CAIRN_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "oid.h"
+#include "store.h"
+
+typedef struct cairn_pool cairn_pool;
+
+/* Opens (creating if needed) the pool at path and removes tmp/ leftovers. */
+int cairn_pool_open(cairn_pool **out, const char *path);
+void cairn_pool_close(cairn_pool *p);
+const char *cairn_pool_path(const cairn_pool *p);
+
+/* The pool as a generic store (owned by the pool; do not free). */
+cairn_store *cairn_pool_store(cairn_pool *p);
+
+/* Writes "<pool>/ab/cd/<hex>" into buf (PATH_MAX is always enough). */
+void cairn_pool_object_path(const cairn_pool *p, const cairn_oid *oid,
+                            char *buf, size_t buflen);
+
+/* Size of a present object; CAIRN_ENOTFOUND when absent. */
+int cairn_pool_has(cairn_pool *p, const cairn_oid *oid, uint64_t *size);
+/* Opens the object read-only; the caller owns *fd and closes it. */
+int cairn_pool_open_object(cairn_pool *p, const cairn_oid *oid, int *fd);
+/* Reads the whole object and checks its digest: CAIRN_ECORRUPT on mismatch. */
+int cairn_pool_verify(cairn_pool *p, const cairn_oid *oid, uint64_t *size);
+/* Removes the object (absent is 0). Callers enforce the tiering invariant. */
+int cairn_pool_unlink(cairn_pool *p, const cairn_oid *oid);
+
+/* Filesystem capacity and use of the pool (statvfs), in bytes. */
+int cairn_pool_usage(cairn_pool *p, uint64_t *capacity, uint64_t *used);
+
+/* Calls fn for every object file under the pool (not tmp/); stops early
+ * and returns fn's value when it is non-zero. */
+int cairn_pool_foreach(cairn_pool *p,
+                       int (*fn)(void *ctx, const cairn_oid *oid, uint64_t size),
+                       void *ctx);
+
+/* A batch of objects written together and made durable by one commit.
+ * Objects are streamed in: begin(oid, size), write()..., end(); end checks
+ * that exactly size bytes arrived and that they hash to oid
+ * (CAIRN_ECORRUPT / CAIRN_EINVAL otherwise; the object is dropped, the batch
+ * stays usable). CAIRN_ENOSPC when the pool is full: nothing partial
+ * remains visible. _free unlinks whatever was not committed. */
+typedef struct cairn_pool_batch cairn_pool_batch;
+int cairn_pool_batch_new(cairn_pool *p, cairn_pool_batch **out);
+int cairn_pool_batch_begin(cairn_pool_batch *b, const cairn_oid *oid, uint64_t size);
+int cairn_pool_batch_write(cairn_pool_batch *b, const void *data, size_t len);
+int cairn_pool_batch_end(cairn_pool_batch *b);
+/* begin + write + end in one call. */
+int cairn_pool_batch_add(cairn_pool_batch *b, const cairn_oid *oid,
+                         const void *data, size_t len);
+/* Number of objects staged (ended successfully) and the i-th one. */
+size_t cairn_pool_batch_count(const cairn_pool_batch *b);
+const cairn_oid *cairn_pool_batch_oid(const cairn_pool_batch *b, size_t i, uint64_t *size);
+/* Makes every staged object durable under its final name. */
+int cairn_pool_batch_commit(cairn_pool_batch *b);
+void cairn_pool_batch_free(cairn_pool_batch *b);
+
+#endif
