@@ -1,0 +1,746 @@
+/* objects.c — objects in and out: upload, missing, read, info; fsck.
+ *
+ * Upload (POST /v1/objects) streams frames straight into pool batches as
+ * the body arrives: nothing of an object is buffered beyond what MHD hands
+ * us. An object the catalog already records is read past (its bytes still
+ * have to be consumed) and counted as present. Only when the whole body is
+ * in and every frame checked are the batches committed (objects durable
+ * under their names) and then recorded in one synced catalog batch — the
+ * order that makes "recorded" imply "on the pool". A failure before that
+ * frees the batches: nothing of the request is kept. (A crash between the
+ * two commits leaves named pool files the catalog does not know, which is
+ * harmless: a later upload records them.)
+ *
+ * Reads verify each object whole against its id before sending a byte of
+ * it, with one chunk_size buffer per response.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "error.h"
+#include "fault.h"
+#include "log.h"
+#include "tiering.h"
+#include "util.h"
+
+#define MOD "catalogd/objects"
+
+#define UPLOAD_MAX_BYTES (256ull << 20)
+/* Frames one upload may carry: bounds the bookkeeping (and the open files
+ * of the pool batches) of one request. */
+#define UPLOAD_MAX_FRAMES 65536
+#define FRAME_HDR (CAIRN_OID_LEN + 8)
+#define MISSING_MAX_IDS 10000
+#define MISSING_BODY_MAX (4u << 20)
+#define FSCK_LIST_MAX 10000
+
+/* ---- streamed reads ---- */
+
+struct objread {
+	struct catalog *c;
+	struct objsrc src;
+	uint64_t start, end;            /* the byte range of src to send */
+	uint64_t cur;                   /* index of the object in buf */
+	bool loaded;
+	uint8_t *buf;
+	size_t buf_len;
+	uint32_t group;                 /* ids cached from the chunks CF */
+	bool group_ok;
+	size_t group_n;
+	uint8_t gbuf[KV_GROUP_OIDS * CAIRN_OID_LEN];
+};
+
+static void objread_free(void *ctx)
+{
+	struct objread *o = ctx;
+
+	free(o->buf);
+	free(o);
+}
+
+static int objread_oid(struct objread *o, uint64_t k, cairn_oid *out)
+{
+	struct db_val v;
+	uint8_t key[16];
+	uint32_t group = (uint32_t)(k / KV_GROUP_OIDS);
+	int rc;
+
+	if (o->src.nobjects <= KV_INLINE_OIDS) {
+		*out = o->src.inl[k];
+		return 0;
+	}
+	if (!o->group_ok || o->group != group) {
+		rc = db_get(o->c->db, CF_CHUNKS, key,
+		            kv_chunk_key(key, o->src.vid, o->src.ino, group), &v);
+		if (rc != 0)
+			return cairn_error_set(rc == CAIRN_ENOTFOUND ? CAIRN_ECORRUPT : rc,
+			                       "object ids %u... of entry %u of version %llu "
+			                       "are missing", group * KV_GROUP_OIDS,
+			                       o->src.ino, (unsigned long long)o->src.vid);
+		if (v.len < 1 || (uint8_t)v.data[0] != KV_FMT_V1 || (v.len - 1) % 16 != 0 ||
+		    v.len - 1 > sizeof(o->gbuf)) {
+			db_val_free(&v);
+			return cairn_error_set(CAIRN_ECORRUPT, "object ids of entry %u of "
+			                       "version %llu are unreadable", o->src.ino,
+			                       (unsigned long long)o->src.vid);
+		}
+		memcpy(o->gbuf, v.data + 1, v.len - 1);
+		o->group_n = (v.len - 1) / 16;
+		o->group = group;
+		o->group_ok = true;
+		db_val_free(&v);
+	}
+	if (k - (uint64_t)group * KV_GROUP_OIDS >= o->group_n)
+		return cairn_error_set(CAIRN_ECORRUPT, "object id %llu of entry %u of "
+		                       "version %llu is missing", (unsigned long long)k,
+		                       o->src.ino, (unsigned long long)o->src.vid);
+	memcpy(out->b, o->gbuf + 16 * (k - (uint64_t)group * KV_GROUP_OIDS), 16);
+	return 0;
+}
+
+/* Reads object k whole into buf and checks it against its id. */
+static int objread_load(struct objread *o, uint64_t k)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	uint64_t cs = o->src.chunk_size;
+	uint64_t expect = k + 1 < o->src.nobjects ? cs : o->src.size - k * cs;
+	cairn_oid oid, got;
+	size_t nread = 0;
+	int rc;
+
+	o->loaded = false;
+	rc = objread_oid(o, k, &oid);
+	if (rc != 0)
+		return rc;
+	cairn_oid_fmt(hex, &oid);
+	rc = cairn_store_get_range(cairn_pool_store(o->c->pool), &oid, 0, o->buf,
+	                           (size_t)expect, &nread);
+	if (rc == CAIRN_ENOTFOUND)
+		return cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the pool",
+		                       hex);
+	if (rc != 0)
+		return rc;
+	cairn_oid_hash(&got, o->buf, nread);
+	if (nread != expect || cairn_oid_cmp(&got, &oid) != 0) {
+		log_error(MOD, "object %s in the pool does not match its id (%zu bytes "
+		          "read, %llu expected); not serving it", hex, nread,
+		          (unsigned long long)expect);
+		return cairn_error_set(CAIRN_ECORRUPT, "object %s in the pool is damaged",
+		                       hex);
+	}
+	o->cur = k;
+	o->buf_len = nread;
+	o->loaded = true;
+	return 0;
+}
+
+static ssize_t objread_read(void *ctx, uint64_t pos, char *buf, size_t max)
+{
+	struct objread *o = ctx;
+	uint64_t off = o->start + pos, k, in;
+	size_t n;
+
+	if (off >= o->end)
+		return 0;
+	k = off / o->src.chunk_size;
+	if (!o->loaded || o->cur != k) {
+		if (objread_load(o, k) != 0) {
+			log_error(MOD, "read aborted: %s", cairn_error_msg());
+			return -1;
+		}
+	}
+	in = off - k * o->src.chunk_size;
+	n = o->buf_len - (size_t)in;
+	if (n > max)
+		n = max;
+	if (n > o->end - off)
+		n = (size_t)(o->end - off);
+	memcpy(buf, o->buf + in, n);
+	return (ssize_t)n;
+}
+
+void objects_serve(struct catalog *c, struct http_req *r, const struct objsrc *src,
+                   uint64_t offset, uint64_t length)
+{
+	struct objread *o;
+	size_t bufsize;
+	int rc;
+
+	o = calloc(1, sizeof(*o));
+	if (o == NULL) {
+		http_respond_error(r, CAIRN_ENOMEM, "out of memory");
+		return;
+	}
+	o->c = c;
+	o->src = *src;
+	if (o->src.chunk_size == 0)
+		o->src.chunk_size = 1;
+	o->start = offset < src->size ? offset : src->size;
+	o->end = length > src->size - o->start ? src->size : o->start + length;
+	bufsize = src->nobjects > 1 ? o->src.chunk_size : (size_t)src->size;
+	o->buf = malloc(bufsize ? bufsize : 1);
+	if (o->buf == NULL) {
+		objread_free(o);
+		http_respond_error(r, CAIRN_ENOMEM, "out of memory");
+		return;
+	}
+	/* The first object is checked before the status line goes out, so
+	 * that a missing or damaged object is an error, not a cut body. */
+	if (o->end > o->start) {
+		rc = objread_load(o, o->start / o->src.chunk_size);
+		if (rc != 0) {
+			objread_free(o);
+			http_respond_current_error(r, rc);
+			return;
+		}
+	}
+	http_respond_stream(r, 200, "application/octet-stream", o->end - o->start,
+	                    objread_read, o, objread_free);
+}
+
+/* ---- GET /v1/objects/{id}[/info] ---- */
+
+static int parse_id(const char *id, cairn_oid *oid)
+{
+	if (cairn_oid_parse(oid, id) != 0)
+		return cairn_error_set(CAIRN_EINVAL, "invalid object id '%.64s': want 32 "
+		                       "hex digits", id);
+	return 0;
+}
+
+void objects_get(struct catalog *c, struct http_req *r, const char *id)
+{
+	struct objsrc src;
+	struct kv_object o;
+	cairn_oid oid;
+	uint64_t offset = 0, length = UINT64_MAX;
+	int rc;
+
+	if ((rc = parse_id(id, &oid)) != 0 ||
+	    (rc = api_query_u64(r, "offset", &offset)) != 0 ||
+	    (rc = api_query_u64(r, "length", &length)) != 0 ||
+	    (rc = catalog_object_get(c, &oid, &o)) != 0) {
+		http_respond_current_error(r, rc);
+		return;
+	}
+	if (!cairn_tier_in_pool(o.state)) {
+		cairn_error_set(CAIRN_ERETRY, "object %s is in the cold tier (%s); it is "
+		                "served once recalled", id, cairn_tier_state_name(o.state));
+		http_respond_current_error(r, CAIRN_ERETRY);
+		return;
+	}
+	memset(&src, 0, sizeof(src));
+	src.nobjects = 1;
+	src.size = o.size;
+	src.chunk_size = o.size > UINT32_MAX ? UINT32_MAX : (uint32_t)o.size;
+	src.inl[0] = oid;
+	objects_serve(c, r, &src, offset, length);
+}
+
+void objects_info(struct catalog *c, struct http_req *r, const char *id)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	struct kv_object o;
+	cairn_oid oid;
+	uint64_t size;
+	const char *state;
+	int rc;
+
+	if ((rc = parse_id(id, &oid)) != 0 || (rc = catalog_object_get(c, &oid, &o)) != 0) {
+		http_respond_current_error(r, rc);
+		return;
+	}
+	state = cairn_tier_state_name(o.state);
+	/* "pool" is what the pool holds now, not what the state promises:
+	 * the difference is what fsck reports. */
+	http_respond_json(r, 200, json_pack("{s:s,s:I,s:s,s:b,s:I,s:I}",
+		"id", cairn_oid_fmt(hex, &oid), "size", (json_int_t)o.size,
+		"state", state ? state : "unknown",
+		"pool", cairn_pool_has(c->pool, &oid, &size) == 0,
+		"created", (json_int_t)o.created,
+		"last_access", (json_int_t)o.last_access));
+}
+
+/* ---- POST /v1/objects/missing ---- */
+
+static void missing_body(void *ctx, struct http_req *r, json_t *body)
+{
+	struct catalog *c = ctx;
+	char hex[CAIRN_OID_HEXLEN + 1];
+	json_t *ids = json_object_get(body, "ids"), *missing, *x;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(ids) || json_array_size(ids) > MISSING_MAX_IDS) {
+		cairn_error_set(CAIRN_EINVAL, "the body must be {\"ids\": [...]} with at "
+		                "most %d ids", MISSING_MAX_IDS);
+		http_respond_current_error(r, CAIRN_EINVAL);
+		return;
+	}
+	missing = json_array();
+	json_array_foreach(ids, i, x) {
+		struct db_val v;
+		cairn_oid oid;
+		const char *s = json_string_value(x);
+
+		if (s == NULL || cairn_oid_parse(&oid, s) != 0) {
+			rc = cairn_error_set(CAIRN_EINVAL, "ids[%zu] is not an object id", i);
+			break;
+		}
+		rc = db_get(c->db, CF_OBJECTS, oid.b, CAIRN_OID_LEN, &v);
+		if (rc == 0) {
+			db_val_free(&v);
+			continue;
+		}
+		if (rc != CAIRN_ENOTFOUND)
+			break;
+		rc = 0;
+		json_array_append_new(missing, json_string(cairn_oid_fmt(hex, &oid)));
+	}
+	if (rc != 0) {
+		json_decref(missing);
+		http_respond_current_error(r, rc);
+		return;
+	}
+	http_respond_json(r, 200, json_pack("{s:o}", "missing", missing));
+}
+
+void objects_missing(struct catalog *c, struct http_req *r)
+{
+	http_body_json(r, MISSING_BODY_MAX, missing_body, c, NULL);
+}
+
+/* ---- POST /v1/objects ---- */
+
+struct upload {
+	struct catalog *c;
+	char actor[128];
+	cairn_pool_batch **batches;     /* filled one after the other */
+	size_t nbatches, cap;
+	uint8_t hdr[FRAME_HDR];
+	size_t hdr_have;
+	bool in_frame, skipping;
+	cairn_oid cur;
+	uint64_t remaining;
+	uint64_t total, frames, present;
+	uint64_t gen;                   /* c->objects_gen before the first check */
+};
+
+struct staged_obj {
+	cairn_oid oid;
+	uint64_t size;
+};
+
+static int cmp_staged(const void *a, const void *b)
+{
+	return cairn_oid_cmp(&((const struct staged_obj *)a)->oid,
+	                     &((const struct staged_obj *)b)->oid);
+}
+
+static void upload_free(struct upload *u)
+{
+	for (size_t i = 0; i < u->nbatches; i++)
+		cairn_pool_batch_free(u->batches[i]);
+	free(u->batches);
+	free(u);
+}
+
+/* Begins the staged object in the current batch, opening a new batch when
+ * the current one is full. */
+static int stage_begin(struct upload *u, uint64_t len)
+{
+	int rc = CAIRN_ETOOBIG;
+
+	if (u->nbatches > 0)
+		rc = cairn_pool_batch_begin(u->batches[u->nbatches - 1], &u->cur, len);
+	if (rc != CAIRN_ETOOBIG)
+		return rc;
+	if (u->nbatches == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 4;
+		cairn_pool_batch **v = realloc(u->batches, cap * sizeof(*v));
+		if (v == NULL)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		u->batches = v;
+		u->cap = cap;
+	}
+	rc = cairn_pool_batch_new(u->c->pool, &u->batches[u->nbatches]);
+	if (rc != 0)
+		return rc;
+	u->nbatches++;
+	return cairn_pool_batch_begin(u->batches[u->nbatches - 1], &u->cur, len);
+}
+
+static int frame_end(struct upload *u)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	int rc;
+
+	u->in_frame = false;
+	if (u->skipping)
+		return 0;
+	rc = cairn_pool_batch_end(u->batches[u->nbatches - 1]);
+	if (rc == CAIRN_ECORRUPT)
+		return cairn_error_set(CAIRN_ECORRUPT, "object %s does not match its id "
+		                       "(frame %llu); nothing of this upload was kept",
+		                       cairn_oid_fmt(hex, &u->cur),
+		                       (unsigned long long)u->frames);
+	return rc;
+}
+
+static int frame_begin(struct upload *u)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	uint64_t len = kv_get64(u->hdr + CAIRN_OID_LEN);
+	struct db_val v;
+	int rc;
+
+	u->hdr_have = 0;
+	memcpy(u->cur.b, u->hdr, CAIRN_OID_LEN);
+	if (++u->frames > UPLOAD_MAX_FRAMES)
+		return cairn_error_set(CAIRN_ETOOBIG, "an upload carries at most %d "
+		                       "objects", UPLOAD_MAX_FRAMES);
+	if (len > u->c->chunk_size)
+		return cairn_error_set(CAIRN_ETOOBIG, "object %s is %llu bytes; objects "
+		                       "are at most chunk_size (%u bytes)",
+		                       cairn_oid_fmt(hex, &u->cur), (unsigned long long)len,
+		                       u->c->chunk_size);
+	u->in_frame = true;
+	u->remaining = len;
+	rc = db_get(u->c->db, CF_OBJECTS, u->cur.b, CAIRN_OID_LEN, &v);
+	if (rc == 0) {
+		db_val_free(&v);
+		u->skipping = true;
+		u->present++;
+	} else if (rc == CAIRN_ENOTFOUND) {
+		u->skipping = false;
+		rc = stage_begin(u, len);
+		if (rc != 0)
+			return rc;
+	} else {
+		return rc;
+	}
+	if (len == 0)
+		return frame_end(u);
+	return 0;
+}
+
+static int upload_data(void *bctx, struct http_req *r, const char *data, size_t len)
+{
+	struct upload *u = bctx;
+	int rc;
+
+	if (len > UPLOAD_MAX_BYTES - u->total)
+		return cairn_error_set(CAIRN_ETOOBIG, "an upload is at most %llu bytes",
+		                       UPLOAD_MAX_BYTES);
+	u->total += len;
+	while (len > 0) {
+		if (!u->in_frame) {
+			size_t n = FRAME_HDR - u->hdr_have;
+			if (n > len)
+				n = len;
+			memcpy(u->hdr + u->hdr_have, data, n);
+			u->hdr_have += n;
+			data += n;
+			len -= n;
+			if (u->hdr_have == FRAME_HDR && (rc = frame_begin(u)) != 0)
+				return rc;
+			continue;
+		}
+		size_t n = len < u->remaining ? len : (size_t)u->remaining;
+		if (!u->skipping) {
+			rc = cairn_pool_batch_write(u->batches[u->nbatches - 1], data, n);
+			if (rc != 0)
+				return rc;
+		}
+		data += n;
+		len -= n;
+		u->remaining -= n;
+		if (u->remaining == 0 && (rc = frame_end(u)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Records the committed objects under the lock; objects another request
+ * recorded meanwhile count as present. */
+static int upload_record(struct upload *u, struct staged_obj *objs, size_t n,
+                         uint64_t *stored, uint64_t *bytes)
+{
+	struct catalog *c = u->c;
+	struct db_batch *b = NULL;
+	struct cat_counters cn;
+	int64_t now = util_now();
+	int rc;
+
+	*stored = *bytes = 0;
+	rc = db_batch_new(&b, c->db);
+	if (rc != 0)
+		return rc;
+	catalog_lock(c);
+	/* The frames were checked against the catalog as they came in; only
+	 * if another upload recorded objects since then can that answer
+	 * have changed, and only then is it asked again. */
+	bool recheck = c->objects_gen != u->gen;
+	for (size_t i = 0; i < n; i++) {
+		struct kv_object o = { CAIRN_TIER_HOT, objs[i].size, now, now };
+		uint8_t val[KV_OBJECT_LEN];
+		struct db_val v;
+
+		if (i > 0 && cairn_oid_cmp(&objs[i].oid, &objs[i - 1].oid) == 0) {
+			u->present++;
+			continue;
+		}
+		if (recheck) {
+			rc = db_get(c->db, CF_OBJECTS, objs[i].oid.b, CAIRN_OID_LEN, &v);
+			if (rc == 0) {
+				db_val_free(&v);
+				u->present++;
+				continue;
+			}
+			if (rc != CAIRN_ENOTFOUND)
+				goto out;
+			rc = 0;
+		}
+		db_batch_put(b, CF_OBJECTS, objs[i].oid.b, CAIRN_OID_LEN, val,
+		             kv_object_enc(val, &o));
+		(*stored)++;
+		*bytes += objs[i].size;
+	}
+	if (*stored == 0)
+		goto out;
+	cn = c->n;
+	cn.objects += *stored;
+	cn.object_bytes += *bytes;
+	rc = catalog_publish(c, b, &cn, u->actor, "objects.store", "pool",
+	                     json_pack("{s:I,s:I}", "stored", (json_int_t)*stored,
+	                               "bytes", (json_int_t)*bytes));
+	if (rc == 0)
+		c->objects_gen++;
+out:
+	catalog_unlock(c);
+	db_batch_free(b);
+	return rc;
+}
+
+static void upload_end(void *bctx, struct http_req *r)
+{
+	struct upload *u = bctx;
+	struct staged_obj *objs = NULL;
+	uint64_t stored = 0, bytes = 0;
+	size_t n = 0, k = 0;
+	int rc;
+
+	if (u->in_frame || u->hdr_have > 0) {
+		rc = cairn_error_set(CAIRN_EINVAL, "the body ends inside frame %llu",
+		                     (unsigned long long)u->frames + (u->in_frame ? 0 : 1));
+		goto out;
+	}
+	for (size_t i = 0; i < u->nbatches; i++)
+		n += cairn_pool_batch_count(u->batches[i]);
+	if (n > 0) {
+		objs = malloc(n * sizeof(*objs));
+		if (objs == NULL) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < u->nbatches; i++) {
+		rc = cairn_pool_batch_commit(u->batches[i]);
+		if (rc != 0)
+			goto out;
+		for (size_t j = 0; j < cairn_pool_batch_count(u->batches[i]); j++) {
+			objs[k].oid = *cairn_pool_batch_oid(u->batches[i], j, &objs[k].size);
+			k++;
+		}
+	}
+	cairn_crash_point("objects.pooled");
+	if (n > 1)
+		qsort(objs, n, sizeof(*objs), cmp_staged);
+	rc = upload_record(u, objs, n, &stored, &bytes);
+out:
+	free(objs);
+	if (rc != 0) {
+		http_respond_current_error(r, rc);
+		return;
+	}
+	if (stored > 0)
+		log_debug(MOD, "%s stored %llu objects (%llu bytes), %llu present",
+		          u->actor, (unsigned long long)stored, (unsigned long long)bytes,
+		          (unsigned long long)u->present);
+	http_respond_json(r, 200, json_pack("{s:I,s:I,s:I}", "stored", (json_int_t)stored,
+	                                    "present", (json_int_t)u->present,
+	                                    "bytes", (json_int_t)bytes));
+}
+
+static void upload_done(void *bctx, bool finished)
+{
+	/* Uncommitted batch files are unlinked here, whatever happened. */
+	upload_free(bctx);
+}
+
+static const struct http_body_ops upload_ops = {
+	.data = upload_data,
+	.end = upload_end,
+	.done = upload_done,
+};
+
+void objects_upload(struct catalog *c, struct http_req *r)
+{
+	struct upload *u = calloc(1, sizeof(*u));
+
+	if (u == NULL) {
+		http_respond_error(r, CAIRN_ENOMEM, "out of memory");
+		return;
+	}
+	u->c = c;
+	api_actor(r, u->actor, sizeof(u->actor));
+	catalog_lock(c);
+	u->gen = c->objects_gen;
+	catalog_unlock(c);
+	http_body(r, &upload_ops, u);
+}
+
+/* ---- POST /v1/admin/fsck ---- */
+
+struct fsck {
+	struct catalog *c;
+	uint64_t objects, bytes, dangling, refs, nbad, nmissing;
+	json_t *bad, *missing;
+};
+
+static void fsck_note(json_t *list, uint64_t *count, const cairn_oid *oid)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+
+	if (*count < FSCK_LIST_MAX)
+		json_array_append_new(list, json_string(cairn_oid_fmt(hex, oid)));
+	(*count)++;
+}
+
+/* Every recorded object whose state says it is on the pool: read and
+ * checked against its id and recorded size. */
+static int fsck_objects(struct fsck *f)
+{
+	struct db_iter *it = NULL;
+	int rc;
+
+	rc = db_iter_new(&it, f->c->db, CF_OBJECTS, NULL, 0, NULL, 0);
+	if (rc != 0)
+		return rc;
+	for (db_iter_seek_first(it); db_iter_valid(it); db_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = db_iter_key(it, &klen);
+		const char *v = db_iter_value(it, &vlen);
+		struct kv_object o;
+		cairn_oid oid;
+		uint64_t size = 0;
+
+		if (klen != CAIRN_OID_LEN)
+			continue;
+		memcpy(oid.b, k, CAIRN_OID_LEN);
+		f->objects++;
+		if (kv_object_dec(&o, v, vlen) != 0) {
+			fsck_note(f->bad, &f->nbad, &oid);
+			continue;
+		}
+		if (!cairn_tier_in_pool(o.state))
+			continue;
+		rc = cairn_pool_verify(f->c->pool, &oid, &size);
+		if (rc == 0 && size != o.size)
+			rc = CAIRN_ECORRUPT;
+		if (rc == CAIRN_ECORRUPT) {
+			char hex[CAIRN_OID_HEXLEN + 1];
+			log_error(MOD, "fsck: object %s is damaged", cairn_oid_fmt(hex, &oid));
+			fsck_note(f->bad, &f->nbad, &oid);
+		} else if (rc == CAIRN_ENOTFOUND) {
+			char hex[CAIRN_OID_HEXLEN + 1];
+			log_error(MOD, "fsck: object %s is missing from the pool",
+			          cairn_oid_fmt(hex, &oid));
+			fsck_note(f->missing, &f->nmissing, &oid);
+		} else if (rc != 0) {
+			goto out;
+		} else {
+			f->bytes += size;
+		}
+		rc = 0;
+	}
+	rc = db_iter_status(it);
+out:
+	db_iter_free(it);
+	return rc;
+}
+
+/* Every object a version references: recorded, and on the pool when its
+ * state says so. */
+static int fsck_refs(struct fsck *f)
+{
+	struct db_iter *it = NULL;
+	int rc;
+
+	rc = db_iter_new(&it, f->c->db, CF_VOBJS, NULL, 0, NULL, 0);
+	if (rc != 0)
+		return rc;
+	for (db_iter_seek_first(it); db_iter_valid(it); db_iter_next(it)) {
+		size_t klen;
+		const char *k = db_iter_key(it, &klen);
+		struct db_val v;
+		struct kv_object o;
+		cairn_oid oid;
+		uint64_t size;
+
+		if (klen != 24)
+			continue;
+		f->refs++;
+		memcpy(oid.b, k + 8, CAIRN_OID_LEN);
+		rc = db_get(f->c->db, CF_OBJECTS, oid.b, CAIRN_OID_LEN, &v);
+		if (rc == CAIRN_ENOTFOUND) {
+			f->dangling++;
+			continue;
+		}
+		if (rc != 0)
+			goto out;
+		rc = kv_object_dec(&o, v.data, v.len);
+		db_val_free(&v);
+		if (rc != 0 || (cairn_tier_in_pool(o.state) &&
+		                cairn_pool_has(f->c->pool, &oid, &size) != 0))
+			f->dangling++;
+		rc = 0;
+	}
+	rc = db_iter_status(it);
+out:
+	db_iter_free(it);
+	return rc;
+}
+
+void objects_fsck(struct catalog *c, struct http_req *r)
+{
+	struct fsck f = { .c = c };
+	int64_t t0 = util_now();
+	int rc;
+
+	f.bad = json_array();
+	f.missing = json_array();
+	log_info(MOD, "fsck started");
+	rc = fsck_objects(&f);
+	if (rc == 0)
+		rc = fsck_refs(&f);
+	if (rc != 0) {
+		json_decref(f.bad);
+		json_decref(f.missing);
+		http_respond_current_error(r, rc);
+		return;
+	}
+	log_info(MOD, "fsck: %llu objects (%llu bytes) read in %llds: %llu damaged, "
+	         "%llu missing; %llu references, %llu dangling",
+	         (unsigned long long)f.objects, (unsigned long long)f.bytes,
+	         (long long)(util_now() - t0), (unsigned long long)f.nbad,
+	         (unsigned long long)f.nmissing, (unsigned long long)f.refs,
+	         (unsigned long long)f.dangling);
+	http_respond_json(r, 200, json_pack("{s:I,s:o,s:o,s:I,s:I,s:I,s:b}",
+		"objects", (json_int_t)f.objects, "bad", f.bad, "missing", f.missing,
+		"dangling", (json_int_t)f.dangling, "references", (json_int_t)f.refs,
+		"bytes", (json_int_t)f.bytes,
+		"truncated", f.nbad > FSCK_LIST_MAX || f.nmissing > FSCK_LIST_MAX));
+}

@@ -1,0 +1,654 @@
+/* remote.c — cairnfs's calls to catalogd's API (docs/API.md), one client
+ * per thread.
+ *
+ * The JSON of each answer is read here and nowhere else in cairnfs: fields
+ * are checked for type and range as they are copied into plain structs, so
+ * a malformed answer becomes CAIRN_ECORRUPT at this boundary instead of a
+ * wrong inode number further in.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "remote.h"
+
+#define MOD "cairnfs/remote"
+
+/* A metadata call that takes longer than this is treated as a failure
+ * (EIO to the caller) rather than left hanging a FUSE worker forever. */
+#define META_TIMEOUT 60
+/* An object download carries at most chunk_size (64 MiB at most) bytes. */
+#define OBJECT_TIMEOUT 600
+
+static char *remote_addr;
+static pthread_key_t client_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void client_destroy(void *p)
+{
+	cairn_client_free(p);
+}
+
+static void key_init(void)
+{
+	pthread_key_create(&client_key, client_destroy);
+}
+
+int cfs_remote_init(const char *addr)
+{
+	pthread_once(&key_once, key_init);
+	free(remote_addr);
+	remote_addr = addr ? strdup(addr) : NULL;
+	if (addr && !remote_addr)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	return 0;
+}
+
+void cfs_remote_release(void)
+{
+	cairn_client *c;
+
+	pthread_once(&key_once, key_init);
+	c = pthread_getspecific(client_key);
+	if (c) {
+		pthread_setspecific(client_key, NULL);
+		cairn_client_free(c);
+	}
+}
+
+void cfs_remote_shutdown(void)
+{
+	/* Worker threads free theirs as they exit; this is the caller's. */
+	cfs_remote_release();
+	free(remote_addr);
+	remote_addr = NULL;
+}
+
+int cfs_remote_client(cairn_client **out)
+{
+	cairn_client *c;
+	int rc;
+
+	pthread_once(&key_once, key_init);
+	c = pthread_getspecific(client_key);
+	if (!c) {
+		rc = cairn_client_new(&c, remote_addr);
+		if (rc)
+			return rc;
+		if (pthread_setspecific(client_key, c) != 0) {
+			cairn_client_free(c);
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+static int get_json(const char *path, json_t **out)
+{
+	cairn_client *c;
+	int rc;
+
+	rc = cfs_remote_client(&c);
+	if (rc)
+		return rc;
+	cairn_client_set_timeout(c, META_TIMEOUT);
+	rc = cairn_client_json(c, "GET", path, NULL, out);
+	if (rc == 0 && !*out)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "empty answer from catalogd to GET %s", path);
+	if (rc)
+		log_debug(MOD, "GET %s: %s", path, cairn_error_msg());
+	return rc;
+}
+
+static int bad(const char *what, const char *field)
+{
+	return cairn_error_set(CAIRN_ECORRUPT, "bad answer from catalogd: %s without a valid '%s'",
+	                       what, field);
+}
+
+/* An integer field within [min, max]. */
+static int get_int(json_t *obj, const char *field, int64_t min, int64_t max, int64_t *out)
+{
+	json_t *v = json_object_get(obj, field);
+	json_int_t x;
+
+	if (!json_is_integer(v))
+		return -1;
+	x = json_integer_value(v);
+	if (x < min || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/* An optional integer field: absent or null gives def. */
+static int get_int_opt(json_t *obj, const char *field, int64_t min, int64_t max,
+                       int64_t def, int64_t *out)
+{
+	json_t *v = json_object_get(obj, field);
+
+	if (!v || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	return get_int(obj, field, min, max, out);
+}
+
+static int parse_entry(struct cfs_entry *e, json_t *j, uint32_t vid)
+{
+	const char *type;
+	int64_t ino, parent, mode, size, mtime, mtime_ns, nobj;
+
+	if (!json_is_object(j))
+		return bad("entry", "{}");
+	if (get_int(j, "ino", 0, UINT32_MAX, &ino))
+		return bad("entry", "ino");
+	if (get_int_opt(j, "parent", 0, UINT32_MAX, 0, &parent))
+		return bad("entry", "parent");
+	type = json_string_value(json_object_get(j, "type"));
+	if (!type || strlen(type) != 1 || !strchr("dfl", type[0]))
+		return bad("entry", "type");
+	if (get_int(j, "mode", 0, 07777, &mode))
+		return bad("entry", "mode");
+	if (get_int_opt(j, "size", 0, INT64_MAX, 0, &size))
+		return bad("entry", "size");
+	if (get_int_opt(j, "mtime", INT64_MIN, INT64_MAX, 0, &mtime))
+		return bad("entry", "mtime");
+	if (get_int_opt(j, "mtime_ns", 0, 999999999, 0, &mtime_ns))
+		return bad("entry", "mtime_ns");
+	if (get_int_opt(j, "nobjects", 0, INT64_MAX, 0, &nobj))
+		return bad("entry", "nobjects");
+
+	memset(e, 0, sizeof(*e));
+	e->vid = vid;
+	e->ino = (uint32_t)ino;
+	e->parent = (uint32_t)parent;
+	e->type = type[0];
+	e->mode = (uint32_t)mode;
+	e->size = (uint64_t)size;
+	e->mtime = mtime;
+	e->mtime_ns = (uint32_t)mtime_ns;
+	e->nobjects = (uint64_t)nobj;
+	return 0;
+}
+
+int cfs_remote_status(struct cfs_status *out)
+{
+	json_t *j = NULL, *pool, *objs;
+	const char *path;
+	int64_t cs, size = 0, used = 0, count = 0;
+	int rc;
+
+	rc = get_json("/v1/status", &j);
+	if (rc)
+		goto out;
+	memset(out, 0, sizeof(*out));
+	if (get_int(j, "chunk_size", 1, INT64_MAX, &cs)) {
+		rc = bad("status", "chunk_size");
+		goto out;
+	}
+	pool = json_object_get(j, "pool");
+	path = json_string_value(json_object_get(pool, "path"));
+	if (!path || strlen(path) >= sizeof(out->pool_path)) {
+		rc = bad("status", "pool.path");
+		goto out;
+	}
+	get_int_opt(pool, "fs_size", 0, INT64_MAX, 0, &size);
+	get_int_opt(pool, "fs_used", 0, INT64_MAX, 0, &used);
+	objs = json_object_get(j, "objects");
+	get_int_opt(objs, "count", 0, INT64_MAX, 0, &count);
+	out->chunk_size = (uint64_t)cs;
+	snprintf(out->pool_path, sizeof(out->pool_path), "%s", path);
+	out->fs_size = (uint64_t)size;
+	out->fs_used = (uint64_t)used;
+	out->objects = (uint64_t)count;
+out:
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_entry(struct cfs_entry *out, char **target, uint32_t vid, uint32_t ino)
+{
+	char path[64];
+	json_t *j = NULL;
+	int rc;
+
+	if (target)
+		*target = NULL;
+	snprintf(path, sizeof(path), "/v1/fs/%u/%u", vid, ino);
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	rc = parse_entry(out, j, vid);
+	if (rc)
+		goto out;
+	if (target && out->type == CAIRN_FT_SYMLINK) {
+		const char *t = json_string_value(json_object_get(j, "target"));
+
+		if (!t) {
+			rc = bad("symlink entry", "target");
+			goto out;
+		}
+		*target = strdup(t);
+		if (!*target)
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+out:
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_lookup(struct cfs_entry *out, uint32_t vid, uint32_t dir, const char *name)
+{
+	char path[64 + 3 * CAIRN_NAME_MAX];
+	char *esc = cairn_url_escape(name);
+	json_t *j = NULL;
+	int rc;
+
+	if (!esc)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "/v1/fs/%u/%u/lookup?name=%s", vid, dir, esc);
+	free(esc);
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	rc = parse_entry(out, j, vid);
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* "next": a string cursor, or null at the end. */
+static int take_cursor(json_t *j, char **next)
+{
+	json_t *n = json_object_get(j, "next");
+
+	*next = NULL;
+	if (!n || json_is_null(n))
+		return 0;
+	if (!json_is_string(n))
+		return bad("listing", "next");
+	*next = strdup(json_string_value(n));
+	if (!*next)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	return 0;
+}
+
+int cfs_remote_children(uint32_t vid, uint32_t dir, const char *after, unsigned limit,
+                        cfs_child_fn fn, void *ctx, char **next)
+{
+	char *path = NULL, *esc = NULL;
+	json_t *j = NULL, *arr, *it;
+	size_t i;
+	int rc;
+
+	*next = NULL;
+	if (after) {
+		esc = cairn_url_escape(after);
+		if (!esc)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	if (asprintf(&path, "/v1/fs/%u/%u/children?limit=%u%s%s", vid, dir, limit,
+	             esc ? "&after=" : "", esc ? esc : "") < 0) {
+		path = NULL;
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	arr = json_object_get(j, "entries");
+	if (!json_is_array(arr)) {
+		rc = bad("children", "entries");
+		goto out;
+	}
+	json_array_foreach(arr, i, it) {
+		struct cfs_entry e;
+		const char *name = json_string_value(json_object_get(it, "name"));
+
+		if (!name || !*name || strchr(name, '/') || strlen(name) > CAIRN_NAME_MAX) {
+			rc = bad("child entry", "name");
+			goto out;
+		}
+		rc = parse_entry(&e, it, vid);
+		if (rc)
+			goto out;
+		rc = fn(ctx, name, &e);
+		if (rc)
+			goto out;
+	}
+	rc = take_cursor(j, next);
+out:
+	free(path);
+	free(esc);
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_objects(cairn_oid *ids, size_t *n, uint64_t *total, uint64_t *chunk_size,
+                       uint32_t vid, uint32_t ino, uint64_t from, unsigned limit)
+{
+	char path[128];
+	json_t *j = NULL, *arr, *it;
+	int64_t t, cs;
+	size_t i;
+	int rc;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/v1/fs/%u/%u/objects?from=%" PRIu64 "&limit=%u",
+	         vid, ino, from, limit);
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	arr = json_object_get(j, "objects");
+	if (!json_is_array(arr) || json_array_size(arr) > limit) {
+		rc = bad("objects", "objects");
+		goto out;
+	}
+	if (get_int(j, "nobjects", 0, INT64_MAX, &t)) {
+		rc = bad("objects", "nobjects");
+		goto out;
+	}
+	if (get_int(j, "chunk_size", 1, INT64_MAX, &cs)) {
+		rc = bad("objects", "chunk_size");
+		goto out;
+	}
+	json_array_foreach(arr, i, it) {
+		const char *hex = json_string_value(it);
+
+		if (!hex || cairn_oid_parse(&ids[i], hex)) {
+			rc = bad("objects", "objects[]");
+			goto out;
+		}
+	}
+	*n = json_array_size(arr);
+	*total = (uint64_t)t;
+	*chunk_size = (uint64_t)cs;
+out:
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_dataset(struct cfs_dataset *out, const char *name)
+{
+	char path[512];
+	json_t *j = NULL;
+	int64_t created, latest;
+	int rc;
+
+	rc = cairn_dataset_path(path, sizeof(path), name);
+	if (rc)
+		return rc;
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	if (get_int_opt(j, "created", INT64_MIN, INT64_MAX, 0, &created) ||
+	    get_int_opt(j, "latest", 0, INT64_MAX, 0, &latest)) {
+		rc = bad("dataset", "created/latest");
+		goto out;
+	}
+	out->created = created;
+	out->latest = (uint64_t)latest;
+out:
+	json_decref(j);
+	return rc;
+}
+
+static int datasets_page(const char *after, unsigned limit, json_t **out)
+{
+	char *path = NULL, *esc = NULL;
+	int rc;
+
+	if (after) {
+		esc = cairn_url_escape(after);
+		if (!esc)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	if (asprintf(&path, "/v1/datasets?limit=%u%s%s", limit,
+	             esc ? "&after=" : "", esc ? esc : "") < 0) {
+		free(esc);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	rc = get_json(path, out);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+int cfs_remote_datasets(const char *after, unsigned limit, cfs_dataset_fn fn, void *ctx,
+                        char **next)
+{
+	json_t *j = NULL, *arr, *it;
+	size_t i;
+	int rc;
+
+	*next = NULL;
+	rc = datasets_page(after, limit, &j);
+	if (rc)
+		goto out;
+	arr = json_object_get(j, "datasets");
+	if (!json_is_array(arr)) {
+		rc = bad("datasets", "datasets");
+		goto out;
+	}
+	json_array_foreach(arr, i, it) {
+		const char *name = json_string_value(json_object_get(it, "name"));
+		int64_t created;
+
+		if (!name || cairn_dataset_name_validate(name)) {
+			rc = bad("datasets", "name");
+			goto out;
+		}
+		get_int_opt(it, "created", INT64_MIN, INT64_MAX, 0, &created);
+		rc = fn(ctx, name, created);
+		if (rc)
+			goto out;
+	}
+	rc = take_cursor(j, next);
+out:
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_namespace_exists(const char *ns, int *exists)
+{
+	char after[CAIRN_DATASET_NAME_MAX + 2];
+	json_t *j = NULL, *first;
+	const char *name;
+	size_t n = strlen(ns);
+	int rc;
+
+	/* Names are sorted bytewise and '/' sorts below every character a
+	 * name may hold, so "ns/..." names, if any, come right after "ns/". */
+	*exists = 0;
+	if (n + 1 >= sizeof(after))
+		return 0;
+	snprintf(after, sizeof(after), "%s/", ns);
+	rc = datasets_page(after, 1, &j);
+	if (rc)
+		goto out;
+	first = json_array_get(json_object_get(j, "datasets"), 0);
+	name = json_string_value(json_object_get(first, "name"));
+	*exists = name && strncmp(name, after, n + 1) == 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+static int parse_version(struct cfs_version *v, json_t *j, const char *dataset)
+{
+	const char *digest = json_string_value(json_object_get(j, "digest"));
+	int64_t seq, vid, t;
+
+	if (get_int(j, "seq", 1, INT64_MAX, &seq))
+		return bad("version", "seq");
+	if (get_int(j, "vid", 0, (int64_t)CFS_VID_MAX, &vid))
+		return bad("version", "vid");
+	if (!digest || strlen(digest) != CAIRN_OID_HEXLEN)
+		return bad("version", "digest");
+	get_int_opt(j, "time", INT64_MIN, INT64_MAX, 0, &t);
+	memset(v, 0, sizeof(*v));
+	v->vid = (uint32_t)vid;
+	v->seq = (uint64_t)seq;
+	v->time = t;
+	memcpy(v->digest, digest, CAIRN_OID_HEXLEN);
+	snprintf(v->dataset, sizeof(v->dataset), "%s", dataset);
+	return 0;
+}
+
+int cfs_remote_version(struct cfs_version *out, const char *dataset, const char *ref)
+{
+	char path[768];
+	char *esc = cairn_url_escape(ref);
+	json_t *j = NULL;
+	size_t n;
+	int rc;
+
+	if (!esc)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	rc = cairn_dataset_path(path, sizeof(path), dataset);
+	if (rc)
+		goto out;
+	n = strlen(path);
+	snprintf(path + n, sizeof(path) - n, "/-/versions/%s?tiers=0", esc);
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	rc = parse_version(out, j, dataset);
+	if (rc)
+		goto out;
+	rc = cfs_vtable_put(out);
+out:
+	free(esc);
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_versions(const char *dataset, uint64_t before, unsigned limit,
+                        cfs_version_fn fn, void *ctx, uint64_t *next)
+{
+	char path[768];
+	json_t *j = NULL, *arr, *it, *nx;
+	size_t i, n;
+	int rc;
+
+	*next = 0;
+	rc = cairn_dataset_path(path, sizeof(path), dataset);
+	if (rc)
+		return rc;
+	n = strlen(path);
+	if (before)
+		snprintf(path + n, sizeof(path) - n, "/-/versions?limit=%u&before=%" PRIu64,
+		         limit, before);
+	else
+		snprintf(path + n, sizeof(path) - n, "/-/versions?limit=%u", limit);
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	arr = json_object_get(j, "versions");
+	if (!json_is_array(arr)) {
+		rc = bad("versions", "versions");
+		goto out;
+	}
+	json_array_foreach(arr, i, it) {
+		struct cfs_version v;
+
+		rc = parse_version(&v, it, dataset);
+		if (rc)
+			goto out;
+		rc = cfs_vtable_put(&v);
+		if (rc)
+			goto out;
+		rc = fn(ctx, &v);
+		if (rc)
+			goto out;
+	}
+	nx = json_object_get(j, "next");
+	if (json_is_integer(nx) && json_integer_value(nx) > 0)
+		*next = (uint64_t)json_integer_value(nx);
+	else if (nx && !json_is_null(nx))
+		rc = bad("versions", "next");
+out:
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_tags(const char *dataset, cfs_tag_fn fn, void *ctx)
+{
+	char path[768];
+	json_t *j = NULL, *arr, *it;
+	size_t i, n;
+	int rc;
+
+	rc = cairn_dataset_path(path, sizeof(path), dataset);
+	if (rc)
+		return rc;
+	n = strlen(path);
+	snprintf(path + n, sizeof(path) - n, "/-/tags");
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	arr = json_object_get(j, "tags");
+	if (!json_is_array(arr)) {
+		rc = bad("tags", "tags");
+		goto out;
+	}
+	json_array_foreach(arr, i, it) {
+		const char *tag = json_string_value(json_object_get(it, "tag"));
+		int64_t seq;
+
+		if (!tag || cairn_tag_validate(tag) || get_int(it, "seq", 1, INT64_MAX, &seq)) {
+			rc = bad("tags", "tag/seq");
+			goto out;
+		}
+		rc = fn(ctx, tag, (uint64_t)seq);
+		if (rc)
+			goto out;
+	}
+out:
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_object_state(char *state, size_t len, const cairn_oid *oid)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], path[96];
+	json_t *j = NULL;
+	const char *s;
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/objects/%s/info", cairn_oid_fmt(hex, oid));
+	rc = get_json(path, &j);
+	if (rc)
+		goto out;
+	s = json_string_value(json_object_get(j, "state"));
+	if (!s) {
+		rc = bad("object info", "state");
+		goto out;
+	}
+	snprintf(state, len, "%s", s);
+out:
+	json_decref(j);
+	return rc;
+}
+
+int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], path[96];
+	cairn_client *c;
+	int rc;
+
+	rc = cfs_remote_client(&c);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/objects/%s", cairn_oid_fmt(hex, oid));
+	cairn_client_set_timeout(c, OBJECT_TIMEOUT);
+	rc = cairn_client_download(c, path, sink, ctx);
+	cairn_client_set_timeout(c, META_TIMEOUT);
+	return rc;
+}
