@@ -43,7 +43,7 @@
 #define POOL_MARKER "cairn-pool 1\n"
 #define POOL_FORMAT 1
 /* Objects one batch may stage; callers split larger uploads. */
-#define BATCH_MAX 4096
+
 /* Anonymous files one batch keeps open; past this it uses named files,
  * so that concurrent batches stay well inside the process's fd limit. */
 #define FD_BUDGET 64
@@ -663,9 +663,9 @@ int cairn_pool_batch_begin(cairn_pool_batch *b, const cairn_oid *oid, uint64_t s
 	if (b->active)
 		return cairn_error_set(CAIRN_EINVAL, "pool batch: object %s begun before the "
 		                       "previous one ended", cairn_oid_fmt(hex, oid));
-	if (b->n >= BATCH_MAX)
+	if (b->n >= CAIRN_POOL_BATCH_MAX)
 		return cairn_error_set(CAIRN_ETOOBIG, "pool batch: more than %d objects",
-		                       BATCH_MAX);
+		                       CAIRN_POOL_BATCH_MAX);
 	if (size > (uint64_t)INT64_MAX)
 		return cairn_error_set(CAIRN_EINVAL, "object %s: bad size %llu",
 		                       cairn_oid_fmt(hex, oid), (unsigned long long)size);

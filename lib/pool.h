@@ -13,6 +13,9 @@
  * are too. Batches amortise the syncs: write every object of the batch to
  * tmp/, syncfs(), rename them all, syncfs() again (git's "batch" fsync).
  * A pool is safe to use from several threads; a batch belongs to one.
+ * One process opens a pool at a time (an exclusive flock on the directory;
+ * a second open gets CAIRN_ERETRY), so nobody empties tmp/ under a writer.
+ * Readers such as cairnfs read object files directly without opening it.
  */
 #ifndef CAIRN_POOL_H
 #define CAIRN_POOL_H
@@ -59,7 +62,10 @@ int cairn_pool_foreach(cairn_pool *p,
  * that exactly size bytes arrived and that they hash to oid
  * (CAIRN_ECORRUPT / CAIRN_EINVAL otherwise; the object is dropped, the batch
  * stays usable). CAIRN_ENOSPC when the pool is full: nothing partial
- * remains visible. _free unlinks whatever was not committed. */
+ * remains visible. _free unlinks whatever was not committed. A batch holds
+ * at most CAIRN_POOL_BATCH_MAX objects; begin returns CAIRN_ETOOBIG past
+ * that, and the caller commits and starts a new batch. */
+#define CAIRN_POOL_BATCH_MAX 4096
 typedef struct cairn_pool_batch cairn_pool_batch;
 int cairn_pool_batch_new(cairn_pool *p, cairn_pool_batch **out);
 int cairn_pool_batch_begin(cairn_pool_batch *b, const cairn_oid *oid, uint64_t size);
