@@ -163,6 +163,8 @@ static void handle_status(struct catalog *c, struct http_req *r)
 
 /* ---- datasets ---- */
 
+/* The dataset as docs/API.md shows it. Versions are never deleted, so the
+ * latest sequence number is also the number of versions. */
 static json_t *dataset_view(const char *name, const json_t *rec)
 {
 	uint64_t latest = (uint64_t)json_integer_value(json_object_get(rec, "latest"));
@@ -186,7 +188,7 @@ static void dataset_create(void *ctx, struct http_req *r, json_t *body)
 {
 	struct catalog *c = ctx;
 	struct db_batch *b = NULL;
-	const char *name, *description, *owner, *license;
+	const char *name = NULL, *description, *owner, *license;
 	char actor[128];
 	json_t *meta, *labels = NULL, *rec = NULL, *tags;
 	struct cat_counters n;
@@ -255,6 +257,8 @@ static void dataset_create(void *ctx, struct http_req *r, json_t *body)
 	rc = db_batch_new(&b, c->db);
 	if (rc != 0)
 		goto out;
+	/* The existence check and the id allocation must see every other
+	 * create, so both happen under the lock that publishes. */
 	catalog_lock(c);
 	locked = true;
 	rc = db_get(c->db, CF_DATASETS, name, strlen(name), &v);
@@ -313,6 +317,8 @@ static void dataset_list(struct catalog *c, struct http_req *r)
 		db_iter_seek(it, after, strlen(after));
 	else
 		db_iter_seek_first(it);
+	/* One key past the page tells whether there is a next page, without
+	 * a count of the rest. */
 	for (; db_iter_valid(it); db_iter_next(it)) {
 		size_t klen, vlen;
 		const char *k = db_iter_key(it, &klen);
@@ -356,7 +362,9 @@ out:
 
 /* ---- versions ---- */
 
-/* {"<seq>": ["tag", ...]} for the dataset's tags. */
+/* {"<seq>": ["tag", ...]} for the dataset's tags. Tags are keyed by name,
+ * not by version, so a version's tags come from one scan of its dataset's
+ * (few) tags; a listing builds this map once for the whole page. */
 static int tag_map(struct catalog *c, const struct cat_dataset *ds, json_t **out)
 {
 	struct db_iter *it = NULL;
@@ -400,7 +408,10 @@ out:
 	return 0;
 }
 
-/* Objects and bytes of a version per tier state, from its vobjs keys. */
+/* Objects and bytes of a version per tier state: its vobjs keys joined
+ * with the objects CF. A lookup per distinct object, which is why listings
+ * skip it and ?tiers=0 turns it off. An object without a record (which
+ * fsck would call dangling) is counted as "missing" rather than hidden. */
 static int version_tiers(struct catalog *c, uint64_t vid, json_t **out)
 {
 	struct db_iter *it = NULL;
@@ -529,6 +540,7 @@ static void version_list(struct catalog *c, struct http_req *r,
 	rc = db_iter_new(&it, c->db, CF_VERSIONS, lo, 8, hi, 8);
 	if (rc != 0)
 		goto out;
+	/* Newest first: walk backwards from just below the cursor. */
 	if (http_query(r, "before") != NULL) {
 		if (before <= 1)
 			goto done;
@@ -687,6 +699,8 @@ static void tag_put_body(void *ctx, struct http_req *r, json_t *body)
 	kv_put64(val + 1, ver.seq);
 	db_batch_put(b, CF_TAGS, key, klen, val, sizeof(val));
 	snprintf(target, sizeof(target), "%s@%s", tp->ds.name, tp->tag);
+	/* Read the previous target under the lock, so that the audit record
+	 * of each move names the version it really moved from. */
 	catalog_lock(c);
 	locked = true;
 	if (db_get(c->db, CF_TAGS, key, klen, &v) == 0) {
@@ -1069,6 +1083,9 @@ static void route_datasets(struct catalog *c, struct http_req *r, char **seg, in
 	catalog_dataset_free(&ds);
 }
 
+/* Every request enters here, on its connection's thread, once its headers
+ * are in. Unknown paths are not_found; a known path with the wrong method
+ * is invalid (the API's error codes have no 405). */
 void api_handle(void *ctx, struct http_req *r)
 {
 	struct catalog *c = ctx;

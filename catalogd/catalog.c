@@ -115,6 +115,9 @@ out:
 	return rc;
 }
 
+/* The record's canonical form is produced once, here, and stored verbatim:
+ * verification re-hashes the stored bytes instead of re-serializing JSON,
+ * which would tie the chain to one library's formatting forever. */
 int catalog_publish(struct catalog *c, struct db_batch *b,
                     const struct cat_counters *n, const char *actor,
                     const char *action, const char *target, json_t *detail)
@@ -401,6 +404,9 @@ int catalog_put_json(struct db_batch *b, int cf, const void *key, size_t klen,
 
 /* ---- datasets ---- */
 
+/* Datasets are keyed by name (listings come out sorted for free); the id
+ * in the record is what every other key uses, so that keys stay short and
+ * fixed-width. */
 int catalog_dataset_get(struct catalog *c, const char *name, struct cat_dataset *out)
 {
 	size_t len = strlen(name);
@@ -551,6 +557,7 @@ int catalog_resolve(struct catalog *c, const struct cat_dataset *ds,
 		*seq = s;
 		return 0;
 	}
+	/* Before tags: a tag can never be called "latest" (cairn_tag_validate). */
 	if (strcmp(ref, "latest") == 0) {
 		*seq = catalog_dataset_latest(ds);
 		if (*seq == 0)
@@ -575,6 +582,7 @@ int catalog_resolve(struct catalog *c, const struct cat_dataset *ds,
 		if (rc != CAIRN_ENOTFOUND)
 			return rc;
 	}
+	/* Last: a tag that happens to look like hex wins over a digest. */
 	if (len >= 6 && len <= CAIRN_OID_HEXLEN) {
 		int hex = 1;
 		for (size_t i = 0; i < len; i++)

@@ -137,6 +137,9 @@ static void commit_settle_failed(struct commit *cm, const char *why)
 		         cm->dsname, cm->actor, why, (unsigned long long)cm->vid);
 }
 
+/* Commits the staged keys gathered so far once the batch is big enough.
+ * Without sync: only the publishing batch needs to be durable, and its
+ * sync makes every earlier write of the log durable with it. */
 static int flush(struct commit *cm, bool force)
 {
 	int rc;
@@ -305,7 +308,9 @@ static void put_group(struct commit *cm)
 	f->group_n = 0;
 }
 
-/* The file's last id arrived: write its entry (ids inline when few). */
+/* The file's last id arrived: write its entry (ids inline when few). The
+ * entry is written last so that an entry in the catalog always has all of
+ * its ids; nothing reads a staged vid anyway, but it keeps the rule simple. */
 static int close_file(struct commit *cm)
 {
 	struct open_file *f = &cm->f;
@@ -408,9 +413,11 @@ static int get_int(json_t *o, const char *key, const char *path, bool required,
 	return 0;
 }
 
-/* Places path in canonical order; sets *parent to its directory's ino. */
-static int check_order(struct commit *cm, const char *path, size_t plen,
-                       const char *name, size_t name_len, uint32_t *parent)
+/* Places path in canonical order; sets *parent to its directory's ino.
+ * Names are compared with memcmp: canonical order is bytewise, whatever
+ * the locale or encoding. */
+static int check_order(struct commit *cm, const char *path, const char *name,
+                       size_t name_len, uint32_t *parent)
 {
 	size_t dlen = name == path ? 0 : (size_t)(name - path) - 1;
 	struct dirframe *top;
@@ -438,7 +445,6 @@ static int check_order(struct commit *cm, const char *path, size_t plen,
 	memcpy(top->last, name, name_len);
 	top->last_len = (uint32_t)name_len;
 	*parent = top->ino;
-	(void)plen;
 	return 0;
 }
 
@@ -504,7 +510,7 @@ static int commit_entry(struct commit *cm, json_t *o)
 	    (rc = get_int(o, "mtime_ns", path, false, 0, 999999999, &mtime_ns)) != 0)
 		return rc;
 
-	rc = check_order(cm, path, plen, name, name_len, &parent);
+	rc = check_order(cm, path, name, name_len, &parent);
 	if (rc != 0)
 		return rc;
 	if (cm->next_ino > UINT32_MAX)
@@ -609,6 +615,9 @@ static int commit_line(struct commit *cm, const char *p, size_t n)
 		n--;
 	if (n == 0)
 		return 0;
+	/* A duplicated key in a line is refused rather than resolved: the
+	 * client meant one of the two values, and guessing would hash the
+	 * wrong manifest. */
 	o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL)
 		return cairn_error_set(CAIRN_EINVAL, "line %llu is not valid JSON: %s",

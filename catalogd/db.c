@@ -139,7 +139,7 @@ int db_open(struct db **out, const char *path, size_t cache_bytes)
 	rocksdb_options_set_compression(d->opts, rocksdb_lz4_compression);
 	rocksdb_options_set_block_based_table_factory(d->opts, d->table);
 	rocksdb_options_set_write_buffer_size(d->opts, 32u << 20);
-	rocksdb_options_set_db_write_buffer_size(d->opts, 256u << 20);
+	rocksdb_options_set_db_write_buffer_size(d->opts, 128u << 20);
 	rocksdb_options_set_max_total_wal_size(d->opts, 512u << 20);
 	/* A bloom filter on each memtable too: most lookups during uploads
 	 * are for objects not stored yet, and a miss should not walk a

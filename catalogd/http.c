@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -52,6 +53,8 @@ struct http_req {
 	const char *url;
 	bool responded;
 	enum MHD_Result queued;
+	int status;             /* of the queued response, for the log */
+	struct timespec start;
 	/* body */
 	const struct http_body_ops *ops;
 	void *bctx;
@@ -80,6 +83,7 @@ static void queue(struct http_req *r, int status, struct MHD_Response *resp)
 	r->queued = MHD_queue_response(r->conn, (unsigned int)status, resp);
 	MHD_destroy_response(resp);
 	r->responded = true;
+	r->status = status;
 }
 
 void http_respond_json(struct http_req *r, int status, json_t *body)
@@ -354,6 +358,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		r->url = url;
 		r->method = method;
 		r->queued = MHD_YES;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
 		*con_cls = r;
 		cairn_error_clear();
 		s->handler(s->ctx, r);
@@ -398,8 +403,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (r == NULL)
 		return;
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_debug(MOD, "%s %s ended early (%d)", r->method, r->url, (int)toe);
+	if (cairn_log_min_level <= CAIRN_LOG_DEBUG) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		log_debug(MOD, "%s %s -> %d%s (%.1f ms)", r->method, r->url, r->status,
+		          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : ", cut off",
+		          (double)(now.tv_sec - r->start.tv_sec) * 1e3 +
+		          (double)(now.tv_nsec - r->start.tv_nsec) / 1e6);
+	}
 	if (r->ops != NULL && r->ops->done != NULL)
 		r->ops->done(r->bctx, r->ended);
 	free(r->err_msg);
@@ -407,6 +418,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* MHD's own messages are mostly about clients that went away, which is
+ * normal; every failure that matters is reported by our code as well. */
 __attribute__((format(printf, 2, 0)))
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -417,7 +430,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	log_warn(MOD, "%s", buf);
+	log_debug(MOD, "%s", buf);
 }
 
 /* ---- the socket ---- */

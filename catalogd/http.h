@@ -49,7 +49,7 @@ void http_stop(struct http_server *s);
 const char *http_method(const struct http_req *r);
 /* The decoded path, without the query string. */
 const char *http_path(const struct http_req *r);
-/* A decoded query argument; NULL when absent ("" for "?k" or "?k="). */
+/* A decoded query argument ("" for "?k="); NULL when absent or valueless. */
 const char *http_query(const struct http_req *r, const char *key);
 const char *http_header(const struct http_req *r, const char *name);
 /* The peer's uid (SO_PEERCRED); (uid_t)-1 when unknown. */

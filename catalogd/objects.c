@@ -8,8 +8,9 @@
  * under their names) and then recorded in one synced catalog batch — the
  * order that makes "recorded" imply "on the pool". A failure before that
  * frees the batches: nothing of the request is kept. (A crash between the
- * two commits leaves named pool files the catalog does not know, which is
- * harmless: a later upload records them.)
+ * two commits, or a full pool while committing the second of several
+ * batches, leaves named pool files the catalog does not know, which is
+ * harmless: a later upload of the same objects records them.)
  *
  * Reads verify each object whole against its id before sending a byte of
  * it, with one chunk_size buffer per response.
@@ -100,7 +101,9 @@ static int objread_oid(struct objread *o, uint64_t k, cairn_oid *out)
 	return 0;
 }
 
-/* Reads object k whole into buf and checks it against its id. */
+/* Reads object k whole into buf and checks it against its id. Whole,
+ * because a digest can only be checked over all of an object's bytes, and
+ * a byte must not leave before its object is checked. */
 static int objread_load(struct objread *o, uint64_t k)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
@@ -389,6 +392,10 @@ static int frame_end(struct upload *u)
 	return rc;
 }
 
+/* A frame's header is complete: decide whether its bytes are stored or
+ * read past. An object recorded in the catalog is on the pool (or in S3)
+ * already, and clients check /v1/objects/missing first, so this is the
+ * rare case; it still costs the client nothing but bandwidth. */
 static int frame_begin(struct upload *u)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
@@ -620,7 +627,9 @@ static void fsck_note(json_t *list, uint64_t *count, const cairn_oid *oid)
 }
 
 /* Every recorded object whose state says it is on the pool: read and
- * checked against its id and recorded size. */
+ * checked against its id and recorded size. Objects only in S3 are the
+ * tiering engine's to scrub. fsck only reports; it repairs nothing, since
+ * the right repair (re-upload, recall from S3) needs a person or tiering. */
 static int fsck_objects(struct fsck *f)
 {
 	struct db_iter *it = NULL;

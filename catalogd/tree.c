@@ -36,6 +36,8 @@ static void found_free(struct found *f)
 	db_val_free(&f->val);
 }
 
+/* The root is never sent in a commit, so it has no record: it is a
+ * directory, mode 0755, dated by the version. */
 static void root_entry(struct found *f, const struct kv_vid *v)
 {
 	memset(f, 0, sizeof(*f));
@@ -209,7 +211,9 @@ static int lookup_ino(struct catalog *c, const struct kv_vid *v, uint64_t vid,
 	return rc;
 }
 
-/* Appends ids [from, from+max) of file f (clamped to its nobjects). */
+/* Appends ids [from, from+max) of file f (clamped to its nobjects). Ids
+ * come inline from the entry for small files, else from consecutive chunks
+ * keys (KV_GROUP_OIDS each): one short scan for any range. */
 static int list_oids(struct catalog *c, uint64_t vid, const struct found *f,
                      uint64_t from, size_t max, json_t *arr)
 {
@@ -492,7 +496,8 @@ void tree_fs(struct catalog *c, struct http_req *r, const char *vids,
 		http_respond_current_error(r, CAIRN_ENOTFOUND);
 		return;
 	}
-	/* Only published versions: a staged vid has entries but no vids key. */
+	/* Only published versions: a staged vid has entries but no vids key,
+	 * and a client must never see a version that may still vanish. */
 	rc = catalog_vid_get(c, vid, &kv);
 	if (rc != 0) {
 		http_respond_current_error(r, rc);

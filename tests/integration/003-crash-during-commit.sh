@@ -41,11 +41,14 @@ log "commit after kill said: $(head -n 1 "$T/c1.err")"
 check_after_crash "kill during upload"
 stop_catalogd
 
-# 2..4. crash points inside catalogd: while objects are durable in the pool
-# but not yet recorded, while manifest entries are staged, and right before
-# the version is published.
-for point in objects.published:3 commit.staged:2 commit.publish:1; do
+# 2..5. crash points inside catalogd, each on a fresh catalog: objects
+# durable in the pool but not yet recorded (before and after their names are
+# synced), manifest entries staged, and right before the version is
+# published. Each time the re-run commit must succeed and be exact.
+for point in pool.synced:1 pool.linked:1 objects.pooled:1 commit.batch:2 commit.publish:1; do
+	rm -rf "$STATE"
 	CAIRN_CRASH=$point start_catalogd -o pool.chunk_size=256K
+	cairn dataset create trials >/dev/null
 	rc=0; cairn commit trials "$T/src" >/dev/null 2>"$T/c.err" || rc=$?
 	[ $rc -ne 0 ] || fail "commit succeeded through crash point $point"
 	wait "$CATALOGD_PID" 2>/dev/null || true
@@ -53,15 +56,19 @@ for point in objects.published:3 commit.staged:2 commit.publish:1; do
 	grep -q "crash point reached" "$T/catalogd.log" || fail "crash point $point was not reached"
 	: >"$T/catalogd.log"
 	check_after_crash "crash at $point"
+	out=$(cairn commit trials "$T/src") || fail "re-run after $point failed"
+	assert_eq "re-run after $point" "trials@1" "${out%% *}"
+	verify_pool
 	stop_catalogd
 done
 
-# 5. the CLI killed mid-upload: the daemon stays up, nothing is published.
+# 6. the CLI killed mid-upload: the daemon stays up, nothing is published.
+rm -rf "$STATE"
 start_catalogd -o pool.chunk_size=256K
-before=$(pool_objects)
+cairn dataset create trials >/dev/null
 cairn commit trials "$T/src" >/dev/null 2>&1 &
 cpid=$!
-sleep 0.3
+for i in $(seq 1 400); do [ "$(pool_objects)" -gt 20 ] && break; sleep 0.01; done
 kill -KILL $cpid 2>/dev/null || true
 wait $cpid 2>/dev/null || true
 assert_eq "versions after the CLI was killed" 0 "$(versions)"
