@@ -122,6 +122,8 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 			printf("bad      %s\n", json_string_value(id) ? json_string_value(id) : "?");
 		json_array_foreach(json_object_get(res, "missing"), i, id)
 			printf("missing  %s\n", json_string_value(id) ? json_string_value(id) : "?");
+		if (json_is_true(json_object_get(res, "truncated")))
+			printf("(the lists of ids are cut short)\n");
 	}
 	json_decref(res);
 	if (nbad || nmissing)

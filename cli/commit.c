@@ -461,6 +461,7 @@ struct commit {
 	struct pipeline pl;
 	struct batch *cur;              /* being filled, or NULL */
 	cairn_oid ids[LINE_IDS];        /* ids of the current manifest line */
+	char line[8192];                /* encodes most manifest lines */
 	/* Progress, shown when stderr is a terminal. */
 	int progress;
 	uint64_t total_files, total_bytes;
@@ -468,40 +469,18 @@ struct commit {
 	struct timespec t0, shown;
 };
 
+/* The walk recurses once per directory level (up to CAIRN_PATH_MAX / 2
+ * levels), so the buffers its steps need live here, not on the stack. */
 struct walk {
 	struct commit *cm;              /* NULL on the scan pass */
 	const char *root;               /* DIR as given, for messages */
 	char path[CAIRN_PATH_MAX + 1];  /* the current entry, relative to DIR */
 	uint64_t files, dirs, links, bytes;
+	char target[CAIRN_PATH_MAX + 2];        /* a symlink's target */
+	char msg[CAIRN_PATH_MAX + 256];         /* a refusal being worded */
+	char shown[CAIRN_PATH_MAX * 2];         /* the entry, for messages */
+	char copy[CAIRN_PATH_MAX + 256];
 };
-
-static int utf8_valid(const unsigned char *s);
-
-/* The current entry as the user knows it ("DIR/a/b"), control bytes (and
- * the high bytes of a name that is not UTF-8) shown as \xNN so that a
- * hostile name cannot drive the terminal. */
-static const char *shown(const struct walk *w, char *buf, size_t len)
-{
-	size_t n = 0;
-	const char *parts[3] = {w->root, w->path[0] ? "/" : "", w->path};
-	int i;
-
-	if (strcmp(w->root, "/") == 0)
-		parts[1] = "";
-	for (i = 0; i < 3; i++) {
-		const unsigned char *p = (const unsigned char *)parts[i];
-		int high = !utf8_valid(p);
-
-		for (; *p && n + 5 < len; p++) {
-			if (*p < 0x20 || *p == 0x7f || (high && *p >= 0x80))
-				n += (size_t)snprintf(buf + n, len - n, "\\x%02x", *p);
-			else
-				buf[n++] = (char)*p;
-		}
-	}
-	buf[n] = '\0';
-	return buf;
-}
 
 /* JSON strings must be UTF-8; file names are bytes. */
 static int utf8_valid(const unsigned char *s)
@@ -529,21 +508,55 @@ static int utf8_valid(const unsigned char *s)
 	return 1;
 }
 
+/* The current entry as the user knows it ("DIR/a/b"), control bytes (and
+ * the high bytes of a name that is not UTF-8) shown as \xNN so that a
+ * hostile name cannot drive the terminal. */
+static const char *shown(const struct walk *w, char *buf, size_t len)
+{
+	size_t n = 0, plen = strlen(w->path);
+	const char *parts[3] = {w->root, w->path[0] ? "/" : "", w->path};
+	int i;
+
+	if (strcmp(w->root, "/") == 0)
+		parts[1] = "";
+	/* A deep path keeps its last components: messages have a bounded
+	 * length and the reason comes after the path. */
+	if (plen > 240) {
+		const char *cut = strchr(w->path + plen - 240, '/');
+
+		if (cut) {
+			parts[1] = "/.../";
+			parts[2] = cut + 1;
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		const unsigned char *p = (const unsigned char *)parts[i];
+		int high = !utf8_valid(p);
+
+		for (; *p && n + 5 < len; p++) {
+			if (*p < 0x20 || *p == 0x7f || (high && *p >= 0x80))
+				n += (size_t)snprintf(buf + n, len - n, "\\x%02x", *p);
+			else
+				buf[n++] = (char)*p;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static int entry_error(struct walk *w, int code, const char *what)
 {
-	char b[CAIRN_PATH_MAX * 2], copy[CAIRN_PATH_MAX + 256];
-
 	/* `what` may be the thread's own message, which is about to be
 	 * overwritten. */
-	snprintf(copy, sizeof(copy), "%s", what);
-	return cairn_error_set(code, "'%s': %s", shown(w, b, sizeof(b)), copy);
+	snprintf(w->copy, sizeof(w->copy), "%s", what);
+	return cairn_error_set(code, "'%s': %s", shown(w, w->shown, sizeof(w->shown)),
+	                       w->copy);
 }
 
 static int entry_errno(struct walk *w, int errnum, const char *what)
 {
-	char b[CAIRN_PATH_MAX * 2];
-
-	return cairn_error_errno(errnum, "'%s': %s", shown(w, b, sizeof(b)), what);
+	return cairn_error_errno(errnum, "'%s': %s", shown(w, w->shown, sizeof(w->shown)),
+	                         what);
 }
 
 static double elapsed(const struct timespec *from, const struct timespec *to)
@@ -591,15 +604,15 @@ static int mf_write(struct commit *cm, const void *p, size_t n)
  * rather than as a thousand JSON string values. */
 static int emit(struct commit *cm, json_t *e, size_t nids, int with_ids)
 {
-	char stackbuf[8192], *heap = NULL, *s = stackbuf;
+	char *heap = NULL, *s = cm->line;
 	size_t n = 0, i;
 	int rc;
 
 	if (e) {
-		n = json_dumpb(e, stackbuf, sizeof(stackbuf), JSON_COMPACT);
+		n = json_dumpb(e, cm->line, sizeof(cm->line), JSON_COMPACT);
 		if (n == 0)
 			return cairn_error_set(CAIRN_EINVAL, "cannot encode a manifest entry");
-		if (n > sizeof(stackbuf)) {
+		if (n > sizeof(cm->line)) {
 			heap = json_dumps(e, JSON_COMPACT);
 			if (!heap)
 				return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -618,14 +631,14 @@ static int emit(struct commit *cm, json_t *e, size_t nids, int with_ids)
 	if (rc == 0)
 		rc = mf_write(cm, e ? ",\"objects\":[" : "\"objects\":[", e ? 12 : 11);
 	for (i = 0; rc == 0 && i < nids; i++) {
-		char hex[CAIRN_OID_HEXLEN + 4];
+		/* ,"<32 hex>" — without the comma for the first id. */
+		char item[CAIRN_OID_HEXLEN + 4];
 
-		hex[0] = i ? ',' : '"';
-		hex[1] = '"';
-		cairn_oid_fmt(hex + 2, &cm->ids[i]);
-		hex[CAIRN_OID_HEXLEN + 2] = '"';
-		rc = i ? mf_write(cm, hex, CAIRN_OID_HEXLEN + 3)
-		       : mf_write(cm, hex + 1, CAIRN_OID_HEXLEN + 2);
+		item[0] = ',';
+		item[1] = '"';
+		cairn_oid_fmt(item + 2, &cm->ids[i]);
+		item[CAIRN_OID_HEXLEN + 2] = '"';
+		rc = mf_write(cm, item + (i ? 0 : 1), CAIRN_OID_HEXLEN + (i ? 3 : 2));
 	}
 	if (rc == 0)
 		rc = mf_write(cm, "]}\n", 3);
@@ -854,7 +867,8 @@ static int walk_dir(struct walk *w, int dfd, size_t plen);
 /* One entry of a directory; w->path already names it. */
 static int walk_entry(struct walk *w, int dfd, const char *name, size_t plen)
 {
-	char target[CAIRN_PATH_MAX + 2], msg[CAIRN_PATH_MAX + 256];
+	char *target = w->target, *msg = w->msg;
+	const size_t tsize = sizeof(w->target), msize = sizeof(w->msg);
 	struct stat st;
 	json_t *e;
 	ssize_t tlen;
@@ -896,23 +910,23 @@ static int walk_entry(struct walk *w, int dfd, const char *name, size_t plen)
 		return walk_dir(w, fd, plen);
 
 	case S_IFLNK:
-		tlen = readlinkat(dfd, name, target, sizeof(target) - 1);
+		tlen = readlinkat(dfd, name, target, tsize - 1);
 		if (tlen < 0)
 			return entry_errno(w, errno, "cannot read symlink");
 		target[tlen] = '\0';
-		if ((size_t)tlen >= sizeof(target) - 1 || strlen(target) != (size_t)tlen)
+		if ((size_t)tlen >= tsize - 1 || strlen(target) != (size_t)tlen)
 			return entry_error(w, CAIRN_EINVAL, "symlink target is too long");
 		if (!utf8_valid((const unsigned char *)target))
 			return entry_error(w, CAIRN_EINVAL, "symlink target is not valid UTF-8");
 		if (cairn_symlink_validate(w->path, target) < 0) {
 			if (target[0] == '/')
-				snprintf(msg, sizeof(msg), "is a symlink to an absolute path '%s' %s",
+				snprintf(msg, msize, "is a symlink to an absolute path '%s' %s",
 				         target, refuse_tail);
 			else if (target[0])
-				snprintf(msg, sizeof(msg), "is a symlink to '%s', outside the tree %s",
+				snprintf(msg, msize, "is a symlink to '%s', outside the tree %s",
 				         target, refuse_tail);
 			else
-				snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+				snprintf(msg, msize, "%s", cairn_error_msg());
 			return entry_error(w, CAIRN_EINVAL, msg);
 		}
 		if (w->cm) {
@@ -928,40 +942,47 @@ static int walk_entry(struct walk *w, int dfd, const char *name, size_t plen)
 		return 0;
 
 	case S_IFIFO:
-		snprintf(msg, sizeof(msg), "is a fifo %s", refuse_tail);
+		snprintf(msg, msize, "is a fifo %s", refuse_tail);
 		break;
 	case S_IFSOCK:
-		snprintf(msg, sizeof(msg), "is a socket %s", refuse_tail);
+		snprintf(msg, msize, "is a socket %s", refuse_tail);
 		break;
 	case S_IFCHR:
-		snprintf(msg, sizeof(msg), "is a character device %s", refuse_tail);
+		snprintf(msg, msize, "is a character device %s", refuse_tail);
 		break;
 	case S_IFBLK:
-		snprintf(msg, sizeof(msg), "is a block device %s", refuse_tail);
+		snprintf(msg, msize, "is a block device %s", refuse_tail);
 		break;
 	default:
-		snprintf(msg, sizeof(msg), "is of an unknown type %s", refuse_tail);
+		snprintf(msg, msize, "is of an unknown type %s", refuse_tail);
 		break;
 	}
 	return entry_error(w, CAIRN_EINVAL, msg);
 }
 
 /* Visits the entries of the directory open at dfd (taken over and closed)
- * whose path is w->path[0..plen), in canonical order. */
+ * whose path is w->path[0..plen), in canonical order. Its names are read
+ * whole and the directory stream closed before descending, so that a level
+ * of the walk costs one descriptor and its names, not a stream buffer. */
 static int walk_dir(struct walk *w, int dfd, size_t plen)
 {
 	struct names nm = {0};
-	DIR *d;
+	DIR *d = NULL;
 	size_t i;
-	int rc;
+	int sfd, rc;
 
-	d = fdopendir(dfd);
+	sfd = dup(dfd);
+	if (sfd >= 0) {
+		d = fdopendir(sfd);
+		if (!d)
+			close(sfd);
+	}
 	if (!d) {
 		rc = entry_errno(w, errno, "cannot open directory");
-		close(dfd);
-		return rc;
+		goto out;
 	}
 	rc = read_names(w, d, &nm);
+	closedir(d);
 	for (i = 0; rc == 0 && i < nm.n; i++) {
 		const char *name = nm.sorted[i];
 		size_t nlen = strlen(name), len = plen + (plen ? 1 : 0) + nlen;
@@ -974,14 +995,15 @@ static int walk_dir(struct walk *w, int dfd, size_t plen)
 		if (plen)
 			w->path[plen] = '/';
 		memcpy(w->path + plen + (plen ? 1 : 0), name, nlen + 1);
-		rc = walk_entry(w, dirfd(d), name, len);
+		rc = walk_entry(w, dfd, name, len);
 	}
 	if (rc == 0)
 		w->path[plen] = '\0';
+out:
 	free(nm.arena);
 	free(nm.off);
 	free(nm.sorted);
-	closedir(d);
+	close(dfd);
 	return rc;
 }
 

@@ -327,11 +327,13 @@ int cli_table_row(struct cli_table *t, const char *const *cells)
 
 static void table_line(struct cli_table *t, FILE *f, const char *const *cells)
 {
-	int i;
+	int i, last = t->ncols - 1;
 
-	for (i = 0; i < t->ncols; i++) {
+	/* Trailing empty cells would only print blanks. */
+	while (last > 0 && !*cells[last])
+		last--;
+	for (i = 0; i <= last; i++) {
 		size_t w = text_width(cells[i]);
-		int last = i == t->ncols - 1;
 
 		if (i > 0)
 			fputs("  ", f);
@@ -339,8 +341,7 @@ static void table_line(struct cli_table *t, FILE *f, const char *const *cells)
 			for (; w < t->width[i]; w++)
 				fputc(' ', f);
 		fputs(cells[i], f);
-		/* No trailing blanks after the last column. */
-		if (t->align[i] != 'r' && !last)
+		if (t->align[i] != 'r' && i < last)
 			for (; w < t->width[i]; w++)
 				fputc(' ', f);
 	}
@@ -492,7 +493,7 @@ static int cmd_help(struct cli *cli, int argc, char **argv)
 	const struct command *cmd;
 	char *hargv[] = {NULL, "--help", NULL};
 
-	if (argc < 2)
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		return cli_help(main_help);
 	cmd = find_command(argv[1]);
 	if (!cmd || cmd->fn == cmd_help) {

@@ -30,7 +30,7 @@ check_after_crash() {
 }
 
 # 1. kill -9 while objects stream in: wait until some objects exist.
-cairn commit trials "$T/src" >"$T/c1.out" 2>"$T/c1.err" &
+"$CAIRN_BIN" commit trials "$T/src" >"$T/c1.out" 2>"$T/c1.err" &
 cpid=$!
 for i in $(seq 1 400); do [ "$(pool_objects)" -gt 50 ] && break; sleep 0.01; done
 kill9_catalogd
@@ -66,7 +66,7 @@ done
 rm -rf "$STATE"
 start_catalogd -o pool.chunk_size=256K
 cairn dataset create trials >/dev/null
-cairn commit trials "$T/src" >/dev/null 2>&1 &
+"$CAIRN_BIN" commit trials "$T/src" >/dev/null 2>&1 &   # the process itself, not a subshell
 cpid=$!
 for i in $(seq 1 400); do [ "$(pool_objects)" -gt 20 ] && break; sleep 0.01; done
 kill -KILL $cpid 2>/dev/null || true
