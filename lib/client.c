@@ -14,7 +14,9 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 
@@ -252,7 +254,23 @@ static int finish(cairn_client *c, CURLcode cc, const struct buf *body, long *st
 		return http_error(c, st, body);
 	if (cc != CURLE_OK) {
 		const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+		char sockwhy[256];
 
+		/* curl describes a failed Unix-socket connect as a TCP one to
+		 * "localhost port 80"; say what actually failed. */
+		if (c->unix_path && cc == CURLE_COULDNT_CONNECT) {
+			struct stat sb;
+			snprintf(sockwhy, sizeof(sockwhy), "%s",
+			         stat(c->unix_path, &sb) < 0 ? strerror(errno) :
+			         !S_ISSOCK(sb.st_mode) ? "not a socket" :
+			         "connection refused (is catalogd running?)");
+			why = sockwhy;
+		}
+		/* The connection died while a request body was on its way. */
+		if (cc == CURLE_SEND_FAIL_REWIND || cc == CURLE_SEND_ERROR ||
+		    cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE)
+			return cairn_error_set(CAIRN_EIO, "connection to catalogd at %s was lost "
+			                       "during the request", c->addr);
 		if (st > 0)
 			return cairn_error_set(CAIRN_EIO,
 			                       "transfer from catalogd at %s failed: %s",
