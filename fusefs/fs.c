@@ -40,8 +40,8 @@
 
 #define MOD "cairnfs"
 
-/* Kernel cache lifetimes, in seconds. Versions never change: a day's
- * worth of timeouts and more would do, this is what the kernel keeps. */
+/* Kernel cache lifetimes, in seconds. Nothing inside a version ever
+ * changes, so the kernel may keep it as long as it likes (~12 days). */
 #define TTL_VERSION  1e6
 /* Root, namespaces, datasets and tags change as people commit and tag. */
 #define TTL_CATALOG  1.0
@@ -51,10 +51,13 @@
  * kernel sends us, so cp and cat ask in steps that fill one request. */
 #define IO_BLKSIZE (1u << 20)
 
-/* Open object fds a file handle keeps: the chunk being read, the next
- * one for reads that span a boundary, and a couple for the kernel's
- * parallel readahead. */
-#define FH_FDS 4
+/* Chunks a sequential reader has the kernel read ahead of the one it is
+ * in: at the default 4 MiB chunk size, 8 MiB of pool reads in flight. */
+#define PREFETCH_CHUNKS 2
+
+/* Open object fds a file handle keeps: the chunk being read, the ones
+ * read ahead, and room for a read that spans a boundary. */
+#define FH_FDS (PREFETCH_CHUNKS + 3)
 
 #define XATTR_VERSION "user.cairn.version"
 #define XATTR_OBJECTS "user.cairn.objects"
@@ -64,6 +67,7 @@ static struct fuse_session *session;
 static uid_t owner_uid;
 static gid_t owner_gid;
 static int64_t mount_time;
+static unsigned max_read;
 
 /* ---- Errors and attributes ------------------------------------------- */
 
@@ -983,6 +987,9 @@ struct fileh {
 	cairn_oid win[CFS_OBJ_WINDOW];
 	struct chunkfd fds[FH_FDS];
 	uint64_t clock;
+	/* The last chunk a sequential reader reached (see advance()). */
+	uint64_t ahead;
+	bool started;
 };
 
 static void fileh_free(struct fileh *h)
@@ -1039,40 +1046,128 @@ static uint64_t chunk_len(const struct fileh *h, uint64_t k)
 	return h->size - off < h->chunk_size ? h->size - off : h->chunk_size;
 }
 
+/* The slot holding chunk k, or -1. Called with h->mu held. */
+static int find_slot(const struct fileh *h, uint64_t k)
+{
+	for (int i = 0; i < FH_FDS; i++)
+		if (h->fds[i].fd >= 0 && h->fds[i].k == k)
+			return i;
+	return -1;
+}
+
+/* A slot no read is using, empty or least recently used; -1 if none.
+ * Called with h->mu held. */
+static int free_slot(const struct fileh *h)
+{
+	int victim = -1;
+
+	for (int i = 0; i < FH_FDS; i++) {
+		if (h->fds[i].refs != 0)
+			continue;
+		if (h->fds[i].fd < 0)
+			return i;
+		if (victim < 0 || h->fds[i].used < h->fds[victim].used)
+			victim = i;
+	}
+	return victim;
+}
+
+/* Puts fd (chunk k) in a free slot with `refs` users; returns the slot,
+ * or -1 when every slot is busy (fd stays the caller's). h->mu held. */
+static int install_slot(struct fileh *h, uint64_t k, int fd, int refs)
+{
+	int i = free_slot(h);
+
+	if (i < 0)
+		return -1;
+	if (h->fds[i].fd >= 0)
+		close(h->fds[i].fd);
+	h->fds[i] = (struct chunkfd){ .k = k, .fd = fd, .refs = refs, .used = ++h->clock };
+	return i;
+}
+
+/* The id of chunk k from the window; false when it is not there. */
+static bool window_oid(struct fileh *h, uint64_t k, cairn_oid *oid)
+{
+	bool in;
+
+	pthread_mutex_lock(&h->mu);
+	in = k >= h->base && k < h->base + h->nwin;
+	if (in)
+		*oid = h->win[k - h->base];
+	pthread_mutex_unlock(&h->mu);
+	return in;
+}
+
+/* Sequential reading: opens chunk k ahead of need and has the kernel
+ * start reading it, so the pool's disk is busy with the next object while
+ * this one is served. Only local objects; a download waits for its read. */
+static void prefetch_chunk(struct fileh *h, uint64_t k)
+{
+	cairn_oid oid;
+	int fd, slot;
+
+	if (k >= h->nobjects || !window_oid(h, k, &oid))
+		return;
+	pthread_mutex_lock(&h->mu);
+	slot = find_slot(h, k);
+	pthread_mutex_unlock(&h->mu);
+	if (slot >= 0)
+		return;
+	if (cfs_object_open_local(&fd, &oid, chunk_len(h, k)) != 0) {
+		cairn_error_clear();
+		return;
+	}
+	cfs_object_prefetch(fd, chunk_len(h, k));
+	pthread_mutex_lock(&h->mu);
+	if (find_slot(h, k) >= 0 || install_slot(h, k, fd, 0) < 0)
+		close(fd);
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Whether a read of chunk k moves a front-to-back reader on by one chunk
+ * (or starts one at chunk 0): worth reading ahead for. h->mu held. */
+static bool advance(struct fileh *h, uint64_t k)
+{
+	if ((!h->started && k == 0) || (h->started && k == h->ahead + 1)) {
+		h->started = true;
+		h->ahead = k;
+		return true;
+	}
+	return false;
+}
+
 /* An fd on chunk k. *slot is the handle's slot holding it (release with
  * put_chunk) or -1 when every slot was busy: then the caller owns *fd. */
 static int get_chunk(struct fileh *h, uint64_t k, int *fd, int *slot)
 {
 	cairn_oid oid;
-	int nfd = -1, rc, victim = -1;
+	bool sequential;
+	int nfd = -1, rc, i;
 
 	pthread_mutex_lock(&h->mu);
-	for (int i = 0; i < FH_FDS; i++) {
-		if (h->fds[i].fd >= 0 && h->fds[i].k == k) {
-			h->fds[i].refs++;
-			h->fds[i].used = ++h->clock;
-			*fd = h->fds[i].fd;
-			*slot = i;
-			pthread_mutex_unlock(&h->mu);
-			return 0;
-		}
+	i = find_slot(h, k);
+	if (i >= 0) {
+		h->fds[i].refs++;
+		h->fds[i].used = ++h->clock;
+		*fd = h->fds[i].fd;
+		*slot = i;
+		sequential = advance(h, k);
+		pthread_mutex_unlock(&h->mu);
+		/* Chunk k was itself read ahead; keep as far ahead. */
+		if (sequential)
+			prefetch_chunk(h, k + PREFETCH_CHUNKS);
+		return 0;
 	}
-	bool inwin = k >= h->base && k < h->base + h->nwin;
-
-	if (inwin)
-		oid = h->win[k - h->base];
 	pthread_mutex_unlock(&h->mu);
 
-	if (!inwin) {
+	if (!window_oid(h, k, &oid)) {
+		/* The lock is not held across the request; whoever installs
+		 * last wins, and both windows are right. */
 		rc = load_window(h, k);
 		if (rc)
 			return rc;
-		pthread_mutex_lock(&h->mu);
-		inwin = k >= h->base && k < h->base + h->nwin;
-		if (inwin)
-			oid = h->win[k - h->base];
-		pthread_mutex_unlock(&h->mu);
-		if (!inwin)
+		if (!window_oid(h, k, &oid))
 			return cairn_error_set(CAIRN_EIO, "object %" PRIu64 " of %u/%u is not listed",
 			                       k, h->vid, h->ino);
 	}
@@ -1083,30 +1178,27 @@ static int get_chunk(struct fileh *h, uint64_t k, int *fd, int *slot)
 		return rc;
 
 	pthread_mutex_lock(&h->mu);
-	for (int i = 0; i < FH_FDS; i++) {
-		if (h->fds[i].fd >= 0 && h->fds[i].k == k) {
-			/* Another reader opened it meanwhile: use theirs. */
-			close(nfd);
-			h->fds[i].refs++;
-			h->fds[i].used = ++h->clock;
-			*fd = h->fds[i].fd;
-			*slot = i;
-			pthread_mutex_unlock(&h->mu);
-			return 0;
-		}
-		if (h->fds[i].refs == 0 &&
-		    (victim < 0 || h->fds[i].fd < 0 ||
-		     (h->fds[victim].fd >= 0 && h->fds[i].used < h->fds[victim].used)))
-			victim = i;
+	i = find_slot(h, k);
+	if (i >= 0) {
+		/* Another reader opened it meanwhile: use theirs. */
+		close(nfd);
+		h->fds[i].refs++;
+		h->fds[i].used = ++h->clock;
+		*fd = h->fds[i].fd;
+		*slot = i;
+		pthread_mutex_unlock(&h->mu);
+		return 0;
 	}
-	if (victim >= 0) {
-		if (h->fds[victim].fd >= 0)
-			close(h->fds[victim].fd);
-		h->fds[victim] = (struct chunkfd){ .k = k, .fd = nfd, .refs = 1, .used = ++h->clock };
-	}
-	pthread_mutex_unlock(&h->mu);
+	*slot = install_slot(h, k, nfd, 1);
 	*fd = nfd;
-	*slot = victim;
+	sequential = advance(h, k);
+	pthread_mutex_unlock(&h->mu);
+
+	if (sequential) {
+		cfs_object_prefetch(nfd, chunk_len(h, k));
+		for (uint64_t j = 1; j <= PREFETCH_CHUNKS; j++)
+			prefetch_chunk(h, k + j);
+	}
 	return 0;
 }
 
@@ -1362,14 +1454,75 @@ static int tier_add(void *ctx, const cairn_oid *oid)
 	return (*seen & (*seen - 1)) ? 1 : 0;
 }
 
+/* user.cairn.objects: every object id of a file, one a line. */
+static void xattr_objects(fuse_req_t req, const struct cfs_entry *e, size_t size)
+{
+	/* 32 hex digits and a newline per id: the length is known without
+	 * listing them, and the kernel never asks for more than 64 KiB, so a
+	 * longer list is E2BIG to the caller. */
+	uint64_t total = e->nobjects * (CAIRN_OID_HEXLEN + 1);
+	struct idlist l = { 0 };
+	int rc;
+
+	if (size == 0) {
+		fuse_reply_xattr(req, (size_t)total);
+		return;
+	}
+	if (total > size) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	l.cap = (size_t)total + 1;
+	l.buf = malloc(l.cap);
+	if (!l.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = foreach_object(e, idlist_add, &l);
+	if (rc == 0 && l.len != total)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "object list of %u/%u is short",
+		                     e->vid, e->ino);
+	if (rc)
+		reply_rc(req, rc, "getxattr");
+	else
+		fuse_reply_buf(req, l.buf, l.len);
+	free(l.buf);
+}
+
+/* user.cairn.tier: where a file's objects are, as catalogd sees them. */
+static void xattr_tier(fuse_req_t req, const struct cfs_entry *e, size_t size)
+{
+	unsigned seen = 0;
+	const char *tier;
+	int rc;
+
+	rc = foreach_object(e, tier_add, &seen);
+	if (rc < 0) {
+		reply_rc(req, rc, "getxattr");
+		return;
+	}
+	/* An empty file has nothing to fetch from anywhere: hot. */
+	if (seen == 0 || seen == TIER_HOT)
+		tier = "hot";
+	else if (seen == TIER_DUAL)
+		tier = "dual";
+	else if (seen == TIER_COLD)
+		tier = "cold";
+	else
+		tier = "mixed";
+	reply_xattr(req, tier, strlen(tier), size);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct cfs_version v;
 	struct cfs_entry e;
 	char value[CAIRN_DATASET_NAME_MAX + 64];
+	bool objects = strcmp(name, XATTR_OBJECTS) == 0, tier = strcmp(name, XATTR_TIER) == 0;
 	int rc, len;
 
-	if (!cfs_ino_is_entry(ino) || strncmp(name, "user.cairn.", 11) != 0) {
+	/* Only entries of versions carry cairn's attributes. */
+	if (!cfs_ino_is_entry(ino)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -1383,11 +1536,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		reply_xattr(req, value, (size_t)len, size);
 		return;
 	}
-	if (strcmp(name, XATTR_OBJECTS) != 0 && strcmp(name, XATTR_TIER) != 0) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
-	if (cfs_ino_eino(ino) == 0) {
+	if ((!objects && !tier) || cfs_ino_eino(ino) == 0) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -1396,61 +1545,12 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		reply_rc(req, rc, "getxattr");
 		return;
 	}
-	if (e.type != CAIRN_FT_FILE) {
+	if (e.type != CAIRN_FT_FILE)
 		fuse_reply_err(req, ENODATA);
-		return;
-	}
-
-	if (strcmp(name, XATTR_OBJECTS) == 0) {
-		/* 32 hex digits and a newline per id: the length is known
-		 * without listing them, and the kernel never asks for more
-		 * than 64 KiB, so a long list is E2BIG to the caller. */
-		uint64_t total = e.nobjects * (CAIRN_OID_HEXLEN + 1);
-		struct idlist l = { 0 };
-
-		if (size == 0) {
-			fuse_reply_xattr(req, (size_t)total);
-			return;
-		}
-		if (total > size) {
-			fuse_reply_err(req, ERANGE);
-			return;
-		}
-		l.cap = (size_t)total + 1;
-		l.buf = malloc(l.cap);
-		if (!l.buf) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		rc = foreach_object(&e, idlist_add, &l);
-		if (rc == 0 && l.len != total)
-			rc = cairn_error_set(CAIRN_ECORRUPT, "object list of %u/%u is short",
-			                     e.vid, e.ino);
-		if (rc)
-			reply_rc(req, rc, "getxattr");
-		else
-			fuse_reply_buf(req, l.buf, l.len);
-		free(l.buf);
-		return;
-	}
-
-	unsigned seen = 0;
-	const char *tier;
-
-	rc = foreach_object(&e, tier_add, &seen);
-	if (rc < 0) {
-		reply_rc(req, rc, "getxattr");
-		return;
-	}
-	if (seen == 0 || seen == TIER_HOT)
-		tier = "hot";
-	else if (seen == TIER_DUAL)
-		tier = "dual";
-	else if (seen == TIER_COLD)
-		tier = "cold";
+	else if (objects)
+		xattr_objects(req, &e, size);
 	else
-		tier = "mixed";
-	reply_xattr(req, tier, strlen(tier), size);
+		xattr_tier(req, &e, size);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -1490,6 +1590,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	out.f_bsize = 4096;
 	out.f_frsize = 4096;
 	out.f_namemax = CAIRN_NAME_MAX;
+	/* df on the mount shows the pool: what the datasets live on. */
 	if (pool && statvfs(pool, &pst) == 0) {
 		uint64_t fr = pst.f_frsize ? pst.f_frsize : pst.f_bsize;
 
@@ -1500,15 +1601,18 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		out.f_ffree = pst.f_ffree;
 		out.f_favail = pst.f_favail;
 	} else {
+		/* The pool is on another host: catalogd knows its use. */
 		struct cfs_status s;
+		uint64_t used;
 		int rc = cfs_remote_status(&s);
 
 		if (rc) {
 			reply_rc(req, rc, "statfs");
 			return;
 		}
+		used = s.fs_used < s.fs_size ? s.fs_used : s.fs_size;
 		out.f_blocks = s.fs_size / 4096;
-		out.f_bfree = out.f_bavail = (s.fs_size - (s.fs_used < s.fs_size ? s.fs_used : s.fs_size)) / 4096;
+		out.f_bfree = out.f_bavail = (s.fs_size - used) / 4096;
 		out.f_files = s.objects;
 	}
 	fuse_reply_statfs(req, &out);
@@ -1575,9 +1679,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * keep several workers reading the pool at once. */
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
-	log_info(MOD, "mounted: protocol %u.%u, readahead %u KiB, max write %u KiB",
+	/* Must equal the max_read mount option (main.c says why it is what
+	 * it is); libfuse refuses the session otherwise. */
+	conn->max_read = max_read;
+	log_info(MOD, "mounted: protocol %u.%u, readahead %u KiB, reads up to %u KiB",
 	         conn->proto_major, conn->proto_minor, conn->max_readahead >> 10,
-	         conn->max_write >> 10);
+	         conn->max_read >> 10);
 }
 
 const struct fuse_lowlevel_ops cfs_ops = {
@@ -1618,6 +1725,7 @@ int cfs_fs_init(const struct cfs_config *cfg)
 	owner_uid = getuid();
 	owner_gid = getgid();
 	mount_time = (int64_t)time(NULL);
+	max_read = cfg->max_read;
 	rc = cfs_ecache_init();
 	if (rc == 0)
 		rc = cfs_stable_init(mount_time);

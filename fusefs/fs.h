@@ -25,7 +25,7 @@
 struct cfs_config {
 	const char *cache_dir;     /* compute-node cache of fetched objects */
 	const char *pool_path;     /* from GET /v1/status */
-	uint64_t chunk_size;       /* from GET /v1/status */
+	unsigned max_read;         /* the mount's max_read option, bytes */
 };
 
 /* The operations table passed to fuse_session_new(). */

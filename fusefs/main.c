@@ -11,10 +11,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -75,6 +78,127 @@ static int add_fuse_opt(struct opts *o, const char *opt)
 	}
 	o->fuse_opts = s;
 	return 0;
+}
+
+/* The kernel's readahead for a FUSE mount starts at 128 KiB, and the
+ * INIT handshake may only lower it. Sequential reads through cairnfs keep
+ * up with reading the pool directly only when the kernel asks far enough
+ * ahead to keep several 1 MiB requests in flight, so once the mount is up
+ * its readahead is raised to that of the pool's device (at least 1 MiB,
+ * at most 16 MiB). Root only; anyone else keeps the default. */
+#define RA_MIN_KB 1024u
+#define RA_MAX_KB 16384u
+
+struct ra_tune {
+	char mnt[PATH_MAX];
+	char pool[PATH_MAX];
+};
+
+static int bdi_path(char *buf, size_t len, dev_t dev)
+{
+	return snprintf(buf, len, "/sys/class/bdi/%u:%u/read_ahead_kb",
+	                major(dev), minor(dev)) < (int)len ? 0 : -1;
+}
+
+static unsigned read_kb(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	unsigned kb = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%u", &kb) != 1)
+		kb = 0;
+	fclose(f);
+	return kb;
+}
+
+static void *tune_readahead(void *arg)
+{
+	struct ra_tune *t = arg;
+	char path[128];
+	struct statfs sfs;
+	struct stat st;
+	unsigned want = RA_MIN_KB, have;
+	FILE *f;
+	int ok;
+
+	/* statfs waits for the kernel's INIT to be answered: from then on
+	 * the readahead it settled on can be raised. */
+	if (statfs(t->mnt, &sfs) < 0 || stat(t->mnt, &st) < 0 ||
+	    bdi_path(path, sizeof(path), st.st_dev) < 0)
+		goto out;
+	have = read_kb(path);
+	if (t->pool[0]) {
+		struct stat pst;
+		char ppath[128];
+
+		if (stat(t->pool, &pst) == 0 && bdi_path(ppath, sizeof(ppath), pst.st_dev) == 0 &&
+		    read_kb(ppath) > want)
+			want = read_kb(ppath);
+	}
+	if (want > RA_MAX_KB)
+		want = RA_MAX_KB;
+	if (have >= want)
+		goto out;
+	f = fopen(path, "w");
+	ok = f && fprintf(f, "%u\n", want) > 0;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (!ok) {
+		log_debug(MOD, "readahead stays at %u KiB (%s: %s)", have, path, strerror(errno));
+		goto out;
+	}
+	log_info(MOD, "readahead raised from %u to %u KiB", have, want);
+out:
+	free(t);
+	return NULL;
+}
+
+static void start_readahead_tuning(const char *mnt, const char *pool)
+{
+	struct ra_tune *t;
+	pthread_t th;
+
+	if (geteuid() != 0)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	snprintf(t->mnt, sizeof(t->mnt), "%s", mnt);
+	snprintf(t->pool, sizeof(t->pool), "%s", pool ? pool : "");
+	if (pthread_create(&th, NULL, tune_readahead, t) != 0) {
+		free(t);
+		return;
+	}
+	pthread_detach(th);
+}
+
+/* The largest read the kernel may send. libfuse splices a read's reply
+ * (header and object pages) through a pipe it sizes at the reply plus a
+ * page per buffer and two more; it falls back to copying every byte through
+ * memory when the pipe cannot grow that far, and without CAP_SYS_RESOURCE
+ * a pipe stops at fs.pipe-max-size (1 MiB by default). So reads stay a few
+ * pages under that limit, and at most libfuse's 1 MiB buffer. */
+static unsigned pick_max_read(void)
+{
+	const unsigned fuse_max = 1u << 20, floor_ = 128u << 10;
+	unsigned long pipe_max = 1ul << 20, page = (unsigned long)sysconf(_SC_PAGESIZE);
+	unsigned long r;
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &pipe_max) != 1)
+			pipe_max = 1ul << 20;
+		fclose(f);
+	}
+	r = pipe_max > 8 * page ? pipe_max - 8 * page : 0;
+	r -= r % page;
+	if (r > fuse_max)
+		r = fuse_max;
+	if (r < floor_)
+		r = floor_;
+	return (unsigned)r;
 }
 
 /* Returns 0 to go on, 1 when done (help/version), 2 on a usage error. */
@@ -199,7 +323,7 @@ int main(int argc, char **argv)
 	}
 	cfg.cache_dir = cache;
 	cfg.pool_path = status.pool_path;
-	cfg.chunk_size = status.chunk_size;
+	cfg.max_read = pick_max_read();
 	if (cfs_fs_init(&cfg)) {
 		fprintf(stderr, "cairnfs: %s\n", cairn_error_msg());
 		goto out;
@@ -209,8 +333,8 @@ int main(int argc, char **argv)
 	/* Read-only, named "cairn" in mount tables, permissions checked by
 	 * the kernel from the modes we report; other users may read when
 	 * root mounts it (as on a shared compute node). */
-	if (asprintf(&mopts, "ro,fsname=cairn,subtype=cairnfs,default_permissions%s%s%s",
-	             geteuid() == 0 ? ",allow_other" : "",
+	if (asprintf(&mopts, "ro,fsname=cairn,subtype=cairnfs,default_permissions,max_read=%u%s%s%s",
+	             cfg.max_read, geteuid() == 0 ? ",allow_other" : "",
 	             o.fuse_opts ? "," : "", o.fuse_opts ? o.fuse_opts : "") < 0) {
 		mopts = NULL;
 		fprintf(stderr, "cairnfs: out of memory\n");
@@ -240,6 +364,7 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(o.foreground) != 0)
 		goto out;
 
+	start_readahead_tuning(mnt, status.pool_path);
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
 		log_error(MOD, "out of memory");

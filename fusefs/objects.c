@@ -24,6 +24,7 @@
 #include "error.h"
 #include "log.h"
 #include "objects.h"
+#include "pool.h"
 #include "remote.h"
 
 #define MOD "cairnfs/objects"
@@ -76,7 +77,10 @@ int cfs_objects_init(const char *pool, const char *cache)
 	struct stat st;
 	int rc = 0;
 
-	if (pool && *pool && stat(pool, &st) == 0 && S_ISDIR(st.st_mode)) {
+	/* The pool is on this host when its marker file is (see pool.h): a
+	 * directory of the same name elsewhere is not catalogd's pool. */
+	snprintf(tmp, sizeof(tmp), "%s/POOL", pool ? pool : "");
+	if (pool && *pool && stat(tmp, &st) == 0 && S_ISREG(st.st_mode)) {
 		pool_dir = strdup(pool);
 		if (!pool_dir)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -112,11 +116,6 @@ void cfs_objects_shutdown(void)
 const char *cfs_objects_pool(void)
 {
 	return pool_dir;
-}
-
-static void object_path(char *buf, size_t len, const char *base, const char *hex)
-{
-	snprintf(buf, len, "%s/%.2s/%.2s/%s", base, hex, hex + 2, hex);
 }
 
 /* Opens a local copy that must be exactly size bytes long. */
@@ -260,6 +259,30 @@ out:
 	return rc;
 }
 
+int cfs_object_open_local(int *fd, const cairn_oid *oid, uint64_t size)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], path[PATH_MAX];
+	int rc = CAIRN_ENOTFOUND;
+
+	cairn_oid_fmt(hex, oid);
+	if (pool_dir) {
+		cairn_object_path_at(path, sizeof(path), pool_dir, oid);
+		rc = open_local(fd, path, size);
+	}
+	if (rc == CAIRN_ENOTFOUND) {
+		cairn_object_path_at(path, sizeof(path), cache_dir, oid);
+		rc = open_local(fd, path, size);
+	}
+	return rc;
+}
+
+void cfs_object_prefetch(int fd, uint64_t size)
+{
+	/* WILLNEED queues the reads and returns: the disk works on this
+	 * object while the reply for the one before it goes out. */
+	posix_fadvise(fd, 0, (off_t)size, POSIX_FADV_WILLNEED);
+}
+
 int cfs_object_open(int *fd, const cairn_oid *oid, uint64_t size)
 {
 	char hex[CAIRN_OID_HEXLEN + 1], path[PATH_MAX];
@@ -267,7 +290,7 @@ int cfs_object_open(int *fd, const cairn_oid *oid, uint64_t size)
 
 	cairn_oid_fmt(hex, oid);
 	if (pool_dir) {
-		object_path(path, sizeof(path), pool_dir, hex);
+		cairn_object_path_at(path, sizeof(path), pool_dir, oid);
 		rc = open_local(fd, path, size);
 		if (rc != CAIRN_ENOTFOUND) {
 			if (rc)
@@ -275,7 +298,7 @@ int cfs_object_open(int *fd, const cairn_oid *oid, uint64_t size)
 			return rc;
 		}
 	}
-	object_path(path, sizeof(path), cache_dir, hex);
+	cairn_object_path_at(path, sizeof(path), cache_dir, oid);
 	rc = open_local(fd, path, size);
 	if (rc == 0)
 		return 0;

@@ -29,4 +29,12 @@ const char *cfs_objects_pool(void);
  * another size is not served (CAIRN_ECORRUPT). */
 int cfs_object_open(int *fd, const cairn_oid *oid, uint64_t size);
 
+/* Like cfs_object_open but never downloads: CAIRN_ENOTFOUND when the
+ * object is neither in the pool nor in the cache. For read-ahead, which
+ * must not stall the read that triggers it. */
+int cfs_object_open_local(int *fd, const cairn_oid *oid, uint64_t size);
+
+/* Starts reading the whole object into the page cache, without waiting. */
+void cfs_object_prefetch(int fd, uint64_t size);
+
 #endif

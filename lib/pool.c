@@ -86,13 +86,19 @@ static void rel_path(char *buf, size_t len, const cairn_oid *oid)
 	snprintf(buf, len, "%.2s/%.2s/%s", hex, hex + 2, hex);
 }
 
-void cairn_pool_object_path(const cairn_pool *p, const cairn_oid *oid,
-                            char *buf, size_t buflen)
+void cairn_object_path_at(char *buf, size_t buflen, const char *base,
+                          const cairn_oid *oid)
 {
 	char rel[3 + 3 + CAIRN_OID_HEXLEN + 1];
 
 	rel_path(rel, sizeof(rel), oid);
-	snprintf(buf, buflen, "%s/%s", p->path, rel);
+	snprintf(buf, buflen, "%s/%s", base, rel);
+}
+
+void cairn_pool_object_path(const cairn_pool *p, const cairn_oid *oid,
+                            char *buf, size_t buflen)
+{
+	cairn_object_path_at(buf, buflen, p->path, oid);
 }
 
 const char *cairn_pool_path(const cairn_pool *p)
@@ -268,7 +274,7 @@ static const struct cairn_store_ops pool_ops;
 int cairn_pool_open(cairn_pool **out, const char *path)
 {
 	cairn_pool *p;
-	int rc, present, empty;
+	int rc, present = 0, empty = 0;
 
 	p = calloc(1, sizeof(*p));
 	if (!p)

@@ -35,6 +35,10 @@ const char *cairn_pool_path(const cairn_pool *p);
 /* The pool as a generic store (owned by the pool; do not free). */
 cairn_store *cairn_pool_store(cairn_pool *p);
 
+/* The object layout "<base>/ab/cd/<hex>", under any base directory: the
+ * pool, or a compute node's cache that mirrors it (PATH_MAX is enough). */
+void cairn_object_path_at(char *buf, size_t buflen, const char *base,
+                          const cairn_oid *oid);
 /* Writes "<pool>/ab/cd/<hex>" into buf (PATH_MAX is always enough). */
 void cairn_pool_object_path(const cairn_pool *p, const cairn_oid *oid,
                             char *buf, size_t buflen);

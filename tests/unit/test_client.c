@@ -179,7 +179,7 @@ static int handle(struct conn *c, int conn_no, int *requests)
 		else if (!strncasecmp(line, "Expect:", 7))
 			expect = 1;
 		else if (!strncasecmp(line, "Content-Type:", 13))
-			snprintf(ctype, sizeof(ctype), "%s", line + 14);
+			snprintf(ctype, sizeof(ctype), "%.*s", (int)sizeof(ctype) - 1, line + 14);
 	}
 	cairn_hasher_new(&h);
 	if (chunked) {
