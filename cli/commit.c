@@ -1158,6 +1158,25 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(cli);
 		goto out;
 	}
+	/* So do the inputs named by --derived-from: a bad reference found by
+	 * catalogd only at publish time would leave the upload behind. */
+	for (size_t i = 0; i < json_array_size(derived); i++) {
+		const char *ref_s = json_string_value(json_array_get(derived, i));
+		char inpath[PATH_MAX], *rn = NULL, *rv = NULL;
+		int r = cairn_ref_parse(ref_s, &rn, &rv);
+
+		if (r == 0)
+			r = cli_version_path(inpath, sizeof(inpath), rn, rv, "?tiers=0");
+		if (r == 0)
+			r = cairn_client_json(c, "GET", inpath, NULL, NULL);
+		free(rn);
+		free(rv);
+		if (r < 0) {
+			cairn_error_prefix(cairn_error_code(), "--derived-from %s", ref_s);
+			rc = cli_fail(cli);
+			goto out;
+		}
+	}
 	cm.chunk = (uint64_t)cli_jint(st, "chunk_size");
 	if (cm.chunk == 0 || cm.chunk > ((uint64_t)256 << 20)) {
 		rc = cli_failf(cli, "catalogd reports an unusable chunk size (%llu)",

@@ -74,7 +74,10 @@ expect_fail "tag on unknown version" cairn tag assays@7 prod
 expect_fail "invalid tag name" cairn tag assays@1 "Bad Tag"
 expect_fail "all-digit tag" cairn tag assays@1 42
 expect_fail "get of a directory" cairn get assays@1 sub
-expect_fail "bad --derived-from" cairn commit assays "$T/good" --derived-from nosuch@1
+# new content with a bad lineage input: refused before any object is sent
+mkdir -p "$T/fresh" && head -c 100000 /dev/urandom >"$T/fresh/new.bin"
+expect_fail "bad --derived-from" cairn commit assays "$T/fresh" --derived-from nosuch@1
+expect_fail "--derived-from an unknown version" cairn commit assays "$T/fresh" --derived-from assays@5
 expect_fail "bad --meta" cairn commit assays "$T/good" --meta novalue
 expect_fail "unknown command" cairn frobnicate
 expect_fail "unreachable catalogd" cairn --catalog "unix:$T/absent.sock" dataset list
