@@ -281,7 +281,8 @@ static void put_entry(struct commit *cm, uint32_t parent, const char *name,
 	size_t plen = strlen(path);
 	size_t n = kv_entry_enc(cm->val, e);
 
-	memcpy(cm->val + n, tail, tail_len);
+	if (tail_len)
+		memcpy(cm->val + n, tail, tail_len);
 	db_batch_put(cm->b, CF_ENTRIES, key, kv_entry_key(key, cm->vid, parent, name, name_len),
 	             cm->val, n + tail_len);
 	/* The inode record reuses the value buffer: fmt | parent | path. */
