@@ -990,7 +990,38 @@ struct fileh {
 	/* The last chunk a sequential reader reached (see advance()). */
 	uint64_t ahead;
 	bool started;
+	/* In the open-files list from a successful open until release. */
+	struct fileh *prev, *next;
 };
+
+/* Every open file, so that handles whose release the kernel never sent
+ * (it may drop them when the session ends) are freed by op_destroy. */
+static pthread_mutex_t open_files_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fileh *open_files;
+
+static void open_files_add(struct fileh *h)
+{
+	pthread_mutex_lock(&open_files_mu);
+	h->prev = NULL;
+	h->next = open_files;
+	if (open_files)
+		open_files->prev = h;
+	open_files = h;
+	pthread_mutex_unlock(&open_files_mu);
+}
+
+static void open_files_del(struct fileh *h)
+{
+	pthread_mutex_lock(&open_files_mu);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		open_files = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	h->prev = h->next = NULL;
+	pthread_mutex_unlock(&open_files_mu);
+}
 
 static void fileh_free(struct fileh *h)
 {
@@ -1274,8 +1305,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->keep_cache = 1;
 	fi->noflush = 1;
 	fi->fh = (uintptr_t)h;
-	if (fuse_reply_open(req, fi) != 0)
+	open_files_add(h);
+	if (fuse_reply_open(req, fi) != 0) {
+		open_files_del(h);
 		fileh_free(h);
+	}
 	return;
 fail:
 	fileh_free(h);
@@ -1284,7 +1318,10 @@ fail:
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fileh_free((struct fileh *)(uintptr_t)fi->fh);
+	struct fileh *h = (struct fileh *)(uintptr_t)fi->fh;
+
+	open_files_del(h);
+	fileh_free(h);
 	fuse_reply_err(req, 0);
 }
 
@@ -1687,8 +1724,21 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	         conn->max_read >> 10);
 }
 
+/* The session is over: no request is in flight, so every handle still
+ * listed holds only its open reference. */
+static void op_destroy(void *userdata)
+{
+	struct fileh *h;
+
+	while ((h = open_files) != NULL) {
+		open_files_del(h);
+		fileh_free(h);
+	}
+}
+
 const struct fuse_lowlevel_ops cfs_ops = {
 	.init = op_init,
+	.destroy = op_destroy,
 	.lookup = op_lookup,
 	.getattr = op_getattr,
 	.readlink = op_readlink,

@@ -126,7 +126,6 @@ STATE=
 CHUNK_SIZE="catalogd's default"
 
 write_report() {
-	local src_cache="dropped before every run (source read from disk by both)"
 	$PY "$TOOL" report "$SAMPLES" "$RESULTS" \
 		--info "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
 		--info "host=$(uname -n), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM" \
@@ -136,13 +135,14 @@ write_report() {
 		--info "build=$BUILD ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true))" \
 		--info "runs=$RUNS per measurement$([ $QUICK = 1 ] && echo ', --quick sizes')" \
 		--info "chunk_size=$CHUNK_SIZE" \
-		--info "source_cache=commit: page cache $src_cache" \
-		--info "cold=drop_caches before the run; for cairnfs walks also a fresh mount (catalogd keeps its in-process caches)" \
+		--info "commit=a fresh catalogd state per run; page cache dropped before every run of cairn and of cp -r (both read the source from disk); cp -r lands on the pool's filesystem" \
+		--info "reads=dd bs=1M; cold = after drop_caches, warm = right after a full read; fio psync randread 4k, $FIO_JOBS jobs, ${FIO_SECS}s, warm" \
+		--info "walk=find DIR (readdir only) and find DIR -printf '%s %m %T@' (lstat of every entry); cold = fresh mount + drop_caches (catalogd keeps its own caches), warm = the run right after" \
 		--info "large=$LARGE_LABEL" \
 		--info "small=$SMALL_FILES files of $SMALL_MIN–$SMALL_MAX in $SMALL_DIRS dirs" \
 		--info "ref=$REF_FILES files" \
 		--info "seq=$SEQ_LABEL file" \
-		--info "walk=$SMALL_FILES files" \
+		--info "tree=$SMALL_FILES files" \
 		--info "fio_jobs=$FIO_JOBS"
 }
 

@@ -145,9 +145,8 @@ def load(path):
 
 
 class Report:
-    def __init__(self, samples, info):
+    def __init__(self, samples):
         self.s = samples
-        self.info = info
         self.rows = []
 
     def med(self, k):
@@ -183,6 +182,8 @@ class Report:
         self.rows.append((what, ca, cb, ratio, target))
 
     def rss_row(self, what, k_big, k_small, small_name):
+        """Peak RSS (the highest of the runs) after the larger workload
+        against the smaller one: memory that tracks dataset size shows here."""
         a, b = self.one_or_max(k_big), self.one_or_max(k_small)
         ca = "%s MiB" % fmt(a / 1024) if a is not None else "n/a"
         cb = "%s: %s MiB" % (small_name, fmt(b / 1024)) if b is not None else small_name + ": n/a"
@@ -207,7 +208,7 @@ def fmt(x):
 def report(samples_path, out_path, info_args):
     info = dict(a.split("=", 1) for a in info_args)
     s = load(samples_path)
-    r = Report(s, info)
+    r = Report(s)
     MiB = 1 << 20
 
     lb, lf = r.one("commit.large.bytes"), r.one("commit.large.files")
@@ -230,7 +231,7 @@ def report(samples_path, out_path, info_args):
     r.value_row("random 4 KiB reads, psync, %s jobs, warm (IOPS)" % info.get("fio_jobs", "2"),
                 "rand.cairn.iops", "rand.native.iops", "native file", "IOPS", "≥ 0.9×")
 
-    tree = info.get("walk", "tree")
+    tree = info.get("tree", "tree")
     r.time_row("`find` of %s, warm" % tree, "find.cairn.warm.s", "find.native.warm.s",
                "local disk", "≤ 1.5×")
     r.time_row("`find` of %s, cold" % tree, "find.cairn.cold.s", "find.native.cold.s",
@@ -265,7 +266,7 @@ def report(samples_path, out_path, info_args):
     lines.append("# cairn step-1 benchmark")
     lines.append("")
     for k in ("date", "host", "kernel", "pool_fs", "source", "build", "runs",
-              "chunk_size", "source_cache", "cold", "notes"):
+              "chunk_size", "commit", "reads", "walk", "notes"):
         if k in info:
             lines.append("- %s: %s" % (k.replace("_", " "), info[k]))
     lines.append("")

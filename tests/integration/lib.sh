@@ -40,6 +40,10 @@ cleanup() {
 		echo "--- catalogd.log (last 30 lines) ---" >&2
 		tail -n 30 "$T/catalogd.log" >&2
 	fi
+	if [ $rc -ne 0 ] && [ -s "$T/cairnfs.log" ]; then
+		echo "--- cairnfs.log (last 40 lines) ---" >&2
+		tail -n 40 "$T/cairnfs.log" >&2
+	fi
 	rm -rf "$T"
 	exit $rc
 }
