@@ -62,6 +62,7 @@ struct http_req {
 	int err_code;
 	char *err_msg;
 	bool ended;             /* end() ran */
+	bool routed;            /* the handler ran */
 };
 
 struct stream {
@@ -347,9 +348,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct http_req *r = *con_cls;
 
 	if (r == NULL) {
-		/* Headers are in: route now, so that errors a request can be
-		 * refused for (unknown dataset, bad name) go out before any
-		 * body is sent. */
+		/* Headers are in. Answering in this first call would make MHD
+		 * close the connection after the response (it cannot know yet
+		 * that the request is complete), so routing waits for the next
+		 * call: the first piece of a body, or the end of a request
+		 * without one. Clients keep their connection alive. */
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return MHD_NO;
@@ -360,15 +363,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		r->queued = MHD_YES;
 		clock_gettime(CLOCK_MONOTONIC, &r->start);
 		*con_cls = r;
+		return MHD_YES;
+	}
+	if (!r->routed) {
+		r->routed = true;
 		cairn_error_clear();
 		s->handler(s->ctx, r);
-		if (r->responded)
-			return r->queued;
-		if (r->ops == NULL) {
-			http_respond_error(r, CAIRN_ERROR, "the request was not answered");
+		if (r->responded) {
+			*upload_data_size = 0;   /* a refused body is dropped */
 			return r->queued;
 		}
-		return MHD_YES;
+		if (r->ops == NULL) {
+			http_respond_error(r, CAIRN_ERROR, "the request was not answered");
+			*upload_data_size = 0;
+			return r->queued;
+		}
 	}
 	if (*upload_data_size > 0) {
 		if (!r->failed && !r->responded && r->ops != NULL) {
