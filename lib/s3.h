@@ -55,7 +55,10 @@ void cairn_s3_key(char *buf, size_t len, const cairn_oid *oid);
 
 /* Uploads len bytes as oid's key with Content-MD5. md5_out (16 bytes, may
  * be NULL) gets the MD5 computed while sending; etag_out (at least 80
- * bytes, may be NULL) the server's ETag without quotes. */
+ * bytes, may be NULL) the server's ETag without quotes. Costs a PUT and a
+ * HEAD: libs3 2.0 does not report a PUT's response headers, so the ETag
+ * and the stored size come from the HEAD, and both are checked here
+ * (CAIRN_ECORRUPT on a mismatch). The store table's put skips the HEAD. */
 int cairn_s3_put(cairn_s3 *s, const cairn_oid *oid, const void *data, size_t len,
                  uint8_t *md5_out, char *etag_out);
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# setup.sh — installs cairn's dependencies on Debian 12 and builds it.
+# setup.sh — installs cairn's dependencies on Debian 12 (and the test S3
+# server) and builds it.
 #   scripts/setup.sh [--no-build] [cmake options...]
 # Build directory: $CAIRN_BUILD_DIR (default ./build).
 set -euo pipefail
@@ -24,6 +25,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
 		"${missing[@]}" >/dev/null
 fi
+
+# The S3 server the tests and the quickstart run (Node.js from Debian when
+# missing, then the s3rver pinned in tools/s3server/package-lock.json).
+scripts/s3-server.sh install
 
 [ "${1:-}" = "--no-build" ] && exit 0
 build=${CAIRN_BUILD_DIR:-build}

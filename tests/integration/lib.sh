@@ -133,3 +133,77 @@ verify_pool() {
 }
 
 PY=python3
+
+# ---- S3: a real s3rver per scenario (scripts/s3-server.sh) ---------------
+# start_s3 [s3rver args...] starts one with its data in $S3_DIR and sets
+# S3_PID and S3_PORT; stop_s3 stops it by PID (SIGTERM, then SIGKILL) and
+# kill9_s3 kills it outright, as a crash would. Either keeps S3_PORT and
+# S3_DIR, so the next start_s3 brings the same server back where a running
+# catalogd expects it. Whatever is running when the scenario ends is stopped
+# before the temp dir goes. Credentials are s3rver's: S3RVER / S3RVER.
+S3_SERVER=$SRC/scripts/s3-server.sh
+S3_DIR=$T/s3data
+S3_PID=
+S3_PORT=
+S3_BUCKET=cairn
+
+start_s3() {
+	local out
+	local -a port=()
+	[ -z "$S3_PID" ] || fail "start_s3: s3rver already runs (pid $S3_PID)"
+	[ -z "$S3_PORT" ] || port=(--port "$S3_PORT")
+	out=$("$S3_SERVER" start "$S3_DIR" "${port[@]}" --log "$T/s3rver.log" "$@") ||
+		fail "cannot start s3rver: $(tail -n 5 "$T/s3rver.log" 2>/dev/null)"
+	read -r S3_PID S3_PORT <<<"$out"
+	[ -n "$S3_PORT" ] || fail "start_s3: no port from $S3_SERVER ('$out')"
+	log "s3rver pid $S3_PID on 127.0.0.1:$S3_PORT${*:+ ($*)}"
+}
+
+stop_s3() {
+	[ -n "$S3_PID" ] || return 0
+	"$S3_SERVER" stop "$S3_PID"
+	S3_PID=
+}
+
+kill9_s3() {
+	[ -n "$S3_PID" ] || return 0
+	kill -KILL "$S3_PID" 2>/dev/null || true
+	# Not our child (the start script's), so poll instead of wait; a
+	# zombie no one has reaped yet is gone for our purposes.
+	while [ -e "/proc/$S3_PID" ] && [ "$(awk '{ print $3 }' "/proc/$S3_PID/stat" 2>/dev/null)" != Z ]; do
+		sleep 0.05
+	done
+	S3_PID=
+}
+
+# s3_catalogd_opts — the -o options that point catalogd at this server:
+#   start_catalogd $(s3_catalogd_opts)
+s3_catalogd_opts() {
+	[ -n "$S3_PORT" ] || fail "s3_catalogd_opts: start_s3 first"
+	echo "-o s3.endpoint=127.0.0.1:$S3_PORT -o s3.bucket=$S3_BUCKET -o s3.protocol=http" \
+		"-o s3.access_key=S3RVER -o s3.secret_key=S3RVER"
+}
+
+# s3_object_file OID — where s3rver keeps an object's bytes, for scenarios
+# that damage it behind the server's back.
+s3_object_file() {
+	echo "$S3_DIR/$S3_BUCKET/objects/${1:0:2}/$1._S3rver_object"
+}
+
+# Runs before cleanup (which ends by removing $T and exiting) and hands it
+# the scenario's exit status; errexit goes off first, or a failed
+# scenario's status would end the trap before cleanup ran.
+s3_on_exit() {
+	local rc=$?
+	set +e
+	if [ -n "$S3_PID" ]; then
+		"$S3_SERVER" stop "$S3_PID" >/dev/null 2>&1
+		S3_PID=
+	fi
+	if [ $rc -ne 0 ] && [ -s "$T/s3rver.log" ]; then
+		echo "--- s3rver.log (last 10 lines) ---" >&2
+		tail -n 10 "$T/s3rver.log" >&2
+	fi
+	return $rc
+}
+trap 's3_on_exit; cleanup' EXIT
