@@ -925,7 +925,7 @@ static int store_get_range(cairn_store *s, const cairn_oid *oid, uint64_t off,
 	cairn_pool *p = (cairn_pool *)s;
 	char hex[CAIRN_OID_HEXLEN + 1];
 	size_t got = 0;
-	int fd, rc;
+	int fd = -1, rc;
 
 	rc = cairn_pool_open_object(p, oid, &fd);
 	if (rc)
