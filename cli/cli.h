@@ -120,6 +120,21 @@ void cli_table_free(struct cli_table *t);
 /* "K=V" → meta[K] = V. CAIRN_EINVAL when there is no '=' or K is empty. */
 int cli_meta_add(json_t *meta, const char *kv);
 
+/* Parses NAME[@V] into *name, *ver (NULL when absent; both malloc'd, the
+ * caller frees them). Negative, with the message set, for a bad name or an
+ * empty V. */
+int cli_ref_parse(char **name, char **ver, const char *ref);
+
+/* A path inside a version as the API takes it: no leading or trailing '/'.
+ * malloc'd; NULL when out of memory. */
+char *cli_clean_path(const char *p);
+
+/* GETs the version (without its tier counts) and writes its sequence
+ * number into seq, so that later requests name one version even if a tag
+ * moves or a commit lands meanwhile. */
+int cli_resolve_seq(char *seq, size_t seqlen, cairn_client *c, const char *name,
+                    const char *ver);
+
 /* "/v1/datasets/<name>/-/versions/<escaped ver><suffix>"; ver NULL means
  * latest. CAIRN_ETOOBIG if it does not fit. */
 int cli_version_path(char *buf, size_t len, const char *name, const char *ver,
@@ -137,5 +152,6 @@ int cmd_tag(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_tier(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -30,6 +30,9 @@ static const char main_help[] =
 	"  ls NAME[@V] [PATH] [-l]            list a directory of a version\n"
 	"  get NAME[@V] PATH [-o FILE]        read a file of a version\n"
 	"  tag NAME@V TAG [--delete]          point a tag at a version (or remove it)\n"
+	"  tier status|policy|rule|run|pin|unpin|recall|job|explain\n"
+	"                                     tiering between the pool and S3\n"
+	"                                     ('cairn tier --help')\n"
 	"  audit list [--since T] | verify    the tamper-evident audit log\n"
 	"  status                             catalogd's status\n"
 	"  fsck                               check every stored object\n"
@@ -470,6 +473,7 @@ static const struct command {
 	{"ls",      cmd_ls},
 	{"get",     cmd_get},
 	{"tag",     cmd_tag},
+	{"tier",    cmd_tier},
 	{"audit",   cmd_audit},
 	{"status",  cmd_status},
 	{"fsck",    cmd_fsck},

@@ -55,8 +55,7 @@ static const char tag_help[] =
 	"pointed elsewhere; with --delete, removes TAG. Tags are\n"
 	"[a-z0-9][a-z0-9._-]*, not all digits, not 'latest'.\n";
 
-/* A path inside a version as the API takes it: no leading or trailing '/'. */
-static char *clean_path(const char *p)
+char *cli_clean_path(const char *p)
 {
 	size_t n;
 
@@ -68,8 +67,7 @@ static char *clean_path(const char *p)
 	return strndup(p, n);
 }
 
-/* Parses NAME[@V] into *name, *ver (NULL when absent). */
-static int parse_ref(char **name, char **ver, const char *ref)
+int cli_ref_parse(char **name, char **ver, const char *ref)
 {
 	if (cairn_ref_parse(ref, name, ver) < 0)
 		return -1;
@@ -83,9 +81,8 @@ static int parse_ref(char **name, char **ver, const char *ref)
 	return 0;
 }
 
-/* GET the version (without its tier counts) and return its sequence number. */
-static int resolve_seq(char *seq, size_t seqlen, cairn_client *c, const char *name,
-                       const char *ver)
+int cli_resolve_seq(char *seq, size_t seqlen, cairn_client *c, const char *name,
+                    const char *ver)
 {
 	char path[1024];
 	json_t *v = NULL;
@@ -355,7 +352,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, show_help, "missing NAME[@V]");
 	if (optind + 1 < argc)
 		return cli_usage(cli, show_help, "unexpected argument '%s'", argv[optind + 1]);
-	if (parse_ref(&name, &ver, argv[optind]) < 0)
+	if (cli_ref_parse(&name, &ver, argv[optind]) < 0)
 		return cli_invalid(cli);
 	if (cli_version_path(path, sizeof(path), name, ver, NULL) < 0) {
 		rc = cli_invalid(cli);
@@ -430,9 +427,9 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, ls_help, "missing NAME[@V]");
 	if (optind + 2 < argc)
 		return cli_usage(cli, ls_help, "unexpected argument '%s'", argv[optind + 2]);
-	if (parse_ref(&name, &ver, argv[optind]) < 0)
+	if (cli_ref_parse(&name, &ver, argv[optind]) < 0)
 		return cli_invalid(cli);
-	dir = clean_path(optind + 1 < argc ? argv[optind + 1] : "");
+	dir = cli_clean_path(optind + 1 < argc ? argv[optind + 1] : "");
 	if (!dir) {
 		rc = cli_failf(cli, "out of memory");
 		goto out;
@@ -447,7 +444,7 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli_client(cli, &c) < 0 ||
-	    resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
+	    cli_resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
 	    cli_version_path(base, sizeof(base), name, seq, "/files?path=") < 0) {
 		rc = cli_fail(cli);
 		goto out;
@@ -626,9 +623,9 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, get_help, "--json needs -o FILE (the file's bytes go to stdout otherwise)");
 	if (output && !*output)
 		return cli_usage(cli, get_help, "empty output file name");
-	if (parse_ref(&name, &ver, argv[optind]) < 0)
+	if (cli_ref_parse(&name, &ver, argv[optind]) < 0)
 		return cli_invalid(cli);
-	fpath = clean_path(argv[optind + 1]);
+	fpath = cli_clean_path(argv[optind + 1]);
 	if (!fpath) {
 		rc = cli_failf(cli, "out of memory");
 		goto out;
@@ -638,7 +635,7 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli_client(cli, &c) < 0 ||
-	    resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
+	    cli_resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
 	    cli_version_path(base, sizeof(base), name, seq, NULL) < 0) {
 		rc = cli_fail(cli);
 		goto out;
@@ -805,7 +802,7 @@ int cmd_tag(struct cli *cli, int argc, char **argv)
 	if (optind + 2 < argc)
 		return cli_usage(cli, tag_help, "unexpected argument '%s'", argv[optind + 2]);
 	tag = argv[optind + 1];
-	if (parse_ref(&name, &ver, argv[optind]) < 0 || cairn_tag_validate(tag) < 0 ||
+	if (cli_ref_parse(&name, &ver, argv[optind]) < 0 || cairn_tag_validate(tag) < 0 ||
 	    cairn_dataset_path(base, sizeof(base), name) < 0) {
 		rc = cli_invalid(cli);
 		goto out;

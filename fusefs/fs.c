@@ -11,7 +11,12 @@
  *   open/read       the file handle keeps a window of object ids and a few
  *                   open object fds; read replies with fd-backed buffers so
  *                   libfuse can splice object bytes into /dev/fuse without
- *                   copying them through user space.
+ *                   copying them through user space. A sequential reader
+ *                   has the disk read the next pool objects ahead, or, when
+ *                   they are not in the pool, has the next few downloaded
+ *                   in parallel (objects.c).
+ *   getxattr        user.cairn.tier asks catalogd about a file's objects a
+ *                   batch at a time.
  *
  * Nothing here allocates per file of a dataset beyond what one request,
  * one open file or one open directory needs; see inode.h for the tables.
@@ -31,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "error.h"
 #include "fs.h"
 #include "inode.h"
@@ -58,6 +64,12 @@
 /* Open object fds a file handle keeps: the chunk being read, the ones
  * read ahead, and room for a read that spans a boundary. */
 #define FH_FDS (PREFETCH_CHUNKS + 3)
+
+/* Objects downloaded ahead of a sequential reader whose data is not in the
+ * pool: with 4 MiB objects, 16 MiB in flight over as many requests, enough
+ * to keep a network link or S3 behind catalogd busy while the reader works
+ * through the object it has. objects.c bounds the downloads in flight. */
+#define COLD_AHEAD 4
 
 #define XATTR_VERSION "user.cairn.version"
 #define XATTR_OBJECTS "user.cairn.objects"
@@ -990,6 +1002,9 @@ struct fileh {
 	/* The last chunk a sequential reader reached (see advance()). */
 	uint64_t ahead;
 	bool started;
+	/* The last chunk opened did not come from the pool: read ahead by
+	 * downloading, not by asking the disk. */
+	bool cold;
 	/* In the open-files list from a successful open until release. */
 	struct fileh *prev, *next;
 };
@@ -1168,13 +1183,27 @@ static bool advance(struct fileh *h, uint64_t k)
 	return false;
 }
 
+/* A sequential reader of objects that are not in the pool: have the
+ * next ones downloaded in parallel while chunk k is served. Chunks past
+ * the id window wait until the reader gets there. */
+static void fetch_ahead(struct fileh *h, uint64_t k)
+{
+	for (uint64_t j = k + 1; j <= k + COLD_AHEAD && j < h->nobjects; j++) {
+		cairn_oid oid;
+
+		if (!window_oid(h, j, &oid))
+			break;
+		cfs_object_fetch_async(&oid, chunk_len(h, j));
+	}
+}
+
 /* An fd on chunk k. *slot is the handle's slot holding it (release with
  * put_chunk) or -1 when every slot was busy: then the caller owns *fd. */
 static int get_chunk(struct fileh *h, uint64_t k, int *fd, int *slot)
 {
 	cairn_oid oid;
-	bool sequential;
-	int nfd = -1, rc, i;
+	bool sequential, cold;
+	int nfd = -1, rc, i, src = 0;
 
 	pthread_mutex_lock(&h->mu);
 	i = find_slot(h, k);
@@ -1184,9 +1213,12 @@ static int get_chunk(struct fileh *h, uint64_t k, int *fd, int *slot)
 		*fd = h->fds[i].fd;
 		*slot = i;
 		sequential = advance(h, k);
+		cold = h->cold;
 		pthread_mutex_unlock(&h->mu);
 		/* Chunk k was itself read ahead; keep as far ahead. */
-		if (sequential)
+		if (sequential && cold)
+			fetch_ahead(h, k);
+		else if (sequential)
 			prefetch_chunk(h, k + PREFETCH_CHUNKS);
 		return 0;
 	}
@@ -1203,8 +1235,9 @@ static int get_chunk(struct fileh *h, uint64_t k, int *fd, int *slot)
 			                       k, h->vid, h->ino);
 	}
 
-	/* Opening may download the object: no lock held meanwhile. */
-	rc = cfs_object_open(&nfd, &oid, chunk_len(h, k));
+	/* Opening may download the object (or wait for the download another
+	 * reader or a prefetch started): no lock held meanwhile. */
+	rc = cfs_object_open(&nfd, &src, &oid, chunk_len(h, k));
 	if (rc)
 		return rc;
 
@@ -1223,9 +1256,12 @@ static int get_chunk(struct fileh *h, uint64_t k, int *fd, int *slot)
 	*slot = install_slot(h, k, nfd, 1);
 	*fd = nfd;
 	sequential = advance(h, k);
+	cold = h->cold = src != CFS_SRC_POOL;
 	pthread_mutex_unlock(&h->mu);
 
-	if (sequential) {
+	if (sequential && cold) {
+		fetch_ahead(h, k);
+	} else if (sequential) {
 		cfs_object_prefetch(nfd, chunk_len(h, k));
 		for (uint64_t j = 1; j <= PREFETCH_CHUNKS; j++)
 			prefetch_chunk(h, k + j);
@@ -1470,25 +1506,65 @@ static int idlist_add(void *ctx, const cairn_oid *oid)
 
 enum { TIER_HOT = 1, TIER_DUAL = 2, TIER_COLD = 4, TIER_OTHER = 8 };
 
-static int tier_add(void *ctx, const cairn_oid *oid)
+/* The xattr says where a reader finds a file's bytes, so the in-flight
+ * states count as the copies a read uses at that moment: migrating is hot
+ * (the pool copy; the S3 copy is not verified yet), releasing is dual (the
+ * pool copy is still there), recalling is cold (the pool copy is not there
+ * yet). */
+static int tier_state(void *ctx, const cairn_oid *oid, const char *state)
 {
 	unsigned *seen = ctx;
-	char state[32];
-	int rc;
 
-	rc = cfs_remote_object_state(state, sizeof(state), oid);
-	if (rc)
-		return rc;
-	if (strcmp(state, "hot") == 0)
+	if (strcmp(state, "hot") == 0 || strcmp(state, "migrating") == 0)
 		*seen |= TIER_HOT;
-	else if (strcmp(state, "dual") == 0)
+	else if (strcmp(state, "dual") == 0 || strcmp(state, "releasing") == 0)
 		*seen |= TIER_DUAL;
-	else if (strcmp(state, "cold") == 0)
+	else if (strcmp(state, "cold") == 0 || strcmp(state, "recalling") == 0)
 		*seen |= TIER_COLD;
 	else
 		*seen |= TIER_OTHER;
+	return 0;
+}
+
+/* Ids waiting to be asked about, one request per CFS_INFO_BATCH. */
+struct tier_walk {
+	cairn_oid ids[CFS_INFO_BATCH];
+	size_t n;
+	unsigned seen;
+};
+
+static int tier_flush(struct tier_walk *w)
+{
+	int rc;
+
+	rc = cfs_remote_objects_info(w->ids, w->n, tier_state, &w->seen);
+	if (rc == CAIRN_ENOTFOUND || rc == CAIRN_EIO) {
+		/* A catalogd without the batch endpoint (Step 1 ones answer 404
+		 * or drop the connection): one object at a time. If catalogd is
+		 * down, this fails the same way and says so. */
+		cairn_error_clear();
+		rc = 0;
+		for (size_t i = 0; i < w->n && rc == 0; i++) {
+			char state[32];
+
+			rc = cfs_remote_object_state(state, sizeof(state), &w->ids[i]);
+			if (rc == 0)
+				rc = tier_state(&w->seen, &w->ids[i], state);
+		}
+	}
+	w->n = 0;
+	if (rc)
+		return rc;
 	/* Two different states already make "mixed": stop asking. */
-	return (*seen & (*seen - 1)) ? 1 : 0;
+	return (w->seen & (w->seen - 1)) ? 1 : 0;
+}
+
+static int tier_add(void *ctx, const cairn_oid *oid)
+{
+	struct tier_walk *w = ctx;
+
+	w->ids[w->n++] = *oid;
+	return w->n == CFS_INFO_BATCH ? tier_flush(w) : 0;
 }
 
 /* user.cairn.objects: every object id of a file, one a line. */
@@ -1529,11 +1605,21 @@ static void xattr_objects(fuse_req_t req, const struct cfs_entry *e, size_t size
 /* user.cairn.tier: where a file's objects are, as catalogd sees them. */
 static void xattr_tier(fuse_req_t req, const struct cfs_entry *e, size_t size)
 {
-	unsigned seen = 0;
+	struct tier_walk *w;
 	const char *tier;
+	unsigned seen;
 	int rc;
 
-	rc = foreach_object(e, tier_add, &seen);
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = foreach_object(e, tier_add, w);
+	if (rc == 0 && w->n > 0)
+		rc = tier_flush(w);
+	seen = w->seen;
+	free(w);
 	if (rc < 0) {
 		reply_rc(req, rc, "getxattr");
 		return;
@@ -1780,7 +1866,17 @@ int cfs_fs_init(const struct cfs_config *cfg)
 	if (rc == 0)
 		rc = cfs_stable_init(mount_time);
 	if (rc == 0)
-		rc = cfs_objects_init(cfg->pool_path, cfg->cache_dir);
+		rc = cfs_objects_init(cfg->pool_path, cfg->cache_dir, cfg->cache_size);
+	return rc;
+}
+
+int cfs_fs_start(void)
+{
+	int rc;
+
+	rc = cfs_objects_start();
+	if (rc == 0)
+		rc = cfs_access_start();
 	return rc;
 }
 
@@ -1792,6 +1888,8 @@ void cfs_fs_set_session(struct fuse_session *se)
 void cfs_fs_shutdown(void)
 {
 	session = NULL;
+	/* Reports first: they are about objects, not about the cache. */
+	cfs_access_stop();
 	cfs_objects_shutdown();
 	cfs_stable_free();
 	cfs_ecache_free();

@@ -26,6 +26,7 @@ struct cfs_config {
 	const char *cache_dir;     /* compute-node cache of fetched objects */
 	const char *pool_path;     /* from GET /v1/status */
 	unsigned max_read;         /* the mount's max_read option, bytes */
+	uint64_t cache_size;       /* bound of cache_dir, bytes (0: the default) */
 };
 
 /* The operations table passed to fuse_session_new(). */
@@ -34,6 +35,9 @@ extern const struct fuse_lowlevel_ops cfs_ops;
 /* Prepares the tables and object sources; call once before the session
  * is created, after cfs_remote_init(). CAIRN_E* on failure. */
 int cfs_fs_init(const struct cfs_config *cfg);
+/* Starts the background threads (prefetch, cache eviction, access
+ * reports); after the process has daemonized, before the session loop. */
+int cfs_fs_start(void);
 /* The session, for the kernel notifications a moved tag needs. */
 void cfs_fs_set_session(struct fuse_session *se);
 /* Releases what cfs_fs_init set up; after the session loop has ended. */

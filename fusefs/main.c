@@ -20,6 +20,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "error.h"
 #include "fs.h"
 #include "log.h"
@@ -35,6 +36,8 @@ struct opts {
 	const char *mountpoint;
 	const char *catalog;
 	const char *cache_dir;
+	uint64_t cache_size;      /* 0: the default */
+	long timeout;             /* seconds; 0: the default */
 	int foreground;
 	int debug;
 	char *fuse_opts;          /* user's -o options, comma-joined */
@@ -43,8 +46,9 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: cairnfs MOUNTPOINT [--catalog ADDR] [--cache-dir DIR] [-f] [-d]\n"
-	        "               [-o OPT[,OPT...]] [--help] [--version]\n"
+	        "usage: cairnfs MOUNTPOINT [--catalog ADDR] [--cache-dir DIR] [--cache-size SIZE]\n"
+	        "               [--timeout SECONDS] [-f] [-d] [-o OPT[,OPT...]]\n"
+	        "               [--help] [--version]\n"
 	        "\n"
 	        "Mounts cairn's datasets read-only at MOUNTPOINT:\n"
 	        "  MOUNTPOINT/<dataset>/<seq>/...   a version's files\n"
@@ -55,6 +59,11 @@ static void usage(FILE *f)
 	        "                    unix:/run/cairn/catalogd.sock)\n"
 	        "  --cache-dir DIR   where objects fetched from catalogd are kept (default:\n"
 	        "                    $XDG_CACHE_HOME/cairnfs, /var/cache/cairnfs for root)\n"
+	        "  --cache-size SIZE the cache directory's bound; least recently used\n"
+	        "                    objects go first (K/M/G/T suffixes; default 10G)\n"
+	        "  --timeout SECONDS how long a request to catalogd may take, an object\n"
+	        "                    fetched from S3 included; past it the read fails\n"
+	        "                    with EIO (default 30)\n"
 	        "  -f                stay in the foreground\n"
 	        "  -d                debug output (implies -f)\n"
 	        "  -o OPT            FUSE mount options (see mount.fuse3(8))\n"
@@ -204,10 +213,12 @@ static unsigned pick_max_read(void)
 /* Returns 0 to go on, 1 when done (help/version), 2 on a usage error. */
 static int parse_args(struct opts *o, int argc, char **argv)
 {
-	enum { OPT_CATALOG = 256, OPT_CACHE, OPT_HELP, OPT_VERSION };
+	enum { OPT_CATALOG = 256, OPT_CACHE, OPT_CACHE_SIZE, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
 	static const struct option longs[] = {
 		{ "catalog", required_argument, NULL, OPT_CATALOG },
 		{ "cache-dir", required_argument, NULL, OPT_CACHE },
+		{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -224,6 +235,26 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		case OPT_CACHE:
 			o->cache_dir = optarg;
 			break;
+		case OPT_CACHE_SIZE:
+			if (cairn_parse_size(optarg, &o->cache_size) != 0 || o->cache_size == 0) {
+				fprintf(stderr, "cairnfs: --cache-size '%s': not a size such as "
+				        "500M or 10G\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_TIMEOUT: {
+			char *end;
+
+			errno = 0;
+			o->timeout = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->timeout <= 0 ||
+			    o->timeout > 86400) {
+				fprintf(stderr, "cairnfs: --timeout '%s': not a number of seconds "
+				        "(1 to 86400)\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'f':
 			o->foreground = 1;
 			break;
@@ -306,6 +337,7 @@ int main(int argc, char **argv)
 	}
 
 	/* catalogd must answer before anything is mounted. */
+	cfs_remote_set_timeout(o.timeout);
 	if (cfs_remote_init(o.catalog) || cfs_remote_status(&status)) {
 		fprintf(stderr, "cairnfs: cannot use catalogd at %s: %s\n",
 		        o.catalog ? o.catalog :
@@ -324,6 +356,7 @@ int main(int argc, char **argv)
 	cfg.cache_dir = cache;
 	cfg.pool_path = status.pool_path;
 	cfg.max_read = pick_max_read();
+	cfg.cache_size = o.cache_size;
 	if (cfs_fs_init(&cfg)) {
 		fprintf(stderr, "cairnfs: %s\n", cairn_error_msg());
 		goto out;
@@ -363,6 +396,12 @@ int main(int argc, char **argv)
 
 	if (fuse_daemonize(o.foreground) != 0)
 		goto out;
+	/* Threads after the fork of fuse_daemonize, which they would not
+	 * survive. */
+	if (cfs_fs_start()) {
+		log_error(MOD, "%s", cairn_error_msg());
+		goto out;
+	}
 
 	start_readahead_tuning(mnt, status.pool_path);
 	loop = fuse_loop_cfg_create();

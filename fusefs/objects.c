@@ -4,23 +4,46 @@
  * Pool objects are trusted as they are: catalogd verified them before it
  * gave them their final names, and re-hashing every chunk on every open
  * would halve sequential read speed. Only their size is checked, which is
- * one fstat and catches a truncated file before a reader gets short data.
- * Bytes that cross the network are hashed as they arrive (see objects.h).
+ * one fstat and catches a truncated file before a reader gets short data;
+ * a pool copy of the wrong size is passed over and the object is asked of
+ * catalogd, which checks its digest and may have an S3 copy to fall back
+ * on. Bytes that cross the network are hashed as they arrive (see
+ * objects.h).
+ *
+ * Downloads (single flight). A struct flight stands for one download in
+ * progress; readers of the same object find it in the `flights` list and
+ * wait on its condition variable instead of starting a second request.
+ * The downloader publishes the verified file's descriptor as soon as the
+ * digest matches, then makes the file durable and renames it into the
+ * cache while the waiters already read: time to first byte of a cold file
+ * is one object's transfer and hash, not that plus an fsync. The flight
+ * stays listed until the rename is done, so nobody who comes in between
+ * starts the download again.
+ *
+ * Threads: FUSE workers download what they need themselves; PREFETCH_WORKERS
+ * threads download what a sequential reader will need next (a bounded
+ * queue feeds them); one evictor thread keeps the cache under its limit.
  *
  * File descriptors: every fd opened here is either returned to the caller,
- * who owns it from then on, or closed before the function returns.
+ * who owns it from then on, owned by a flight (closed with its last
+ * reference), or closed before the function returns.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "error.h"
 #include "log.h"
 #include "objects.h"
@@ -29,8 +52,28 @@
 
 #define MOD "cairnfs/objects"
 
+/* Downloads running ahead of sequential readers, and how many may wait. */
+#define PREFETCH_WORKERS 4
+#define PREFETCH_QUEUE 64
+/* A waiter gives up this long after the download's own timeout would have
+ * ended it: a guard, not the bound users see. */
+#define WAIT_GRACE 5
+/* A cache hit refreshes the file's access time (the eviction order) when
+ * it is older than this, so hot objects cost no inode write per open. */
+#define ATIME_SLACK 60
+/* The evictor looks at the cache this often even when nobody told it to,
+ * and frees down to EVICT_LOW_PCT of the limit once it is over. */
+#define EVICT_INTERVAL 30
+#define EVICT_LOW_PCT 90
+/* Oldest files remembered per walk of the cache: bounds the evictor's
+ * memory whatever the number of cached objects. */
+#define EVICT_BATCH 1024
+
 static char *pool_dir;     /* NULL when catalogd's pool is not on this host */
 static char *cache_dir;
+static uint64_t cache_limit;
+
+/* ---- Directories ------------------------------------------------------- */
 
 /* mkdir -p, for the cache directory given on the command line. */
 static int mkdirs(const char *path, mode_t mode)
@@ -71,55 +114,239 @@ static void clean_tmp(const char *tmp)
 	closedir(d);
 }
 
-int cfs_objects_init(const char *pool, const char *cache)
+/* Makes "<cache>/ab" and "<cache>/ab/cd". */
+static int cache_dirs(const char *hex)
 {
-	char tmp[PATH_MAX];
-	struct stat st;
-	int rc = 0;
+	char dir[PATH_MAX];
 
-	/* The pool is on this host when its marker file is (see pool.h): a
-	 * directory of the same name elsewhere is not catalogd's pool. */
-	snprintf(tmp, sizeof(tmp), "%s/POOL", pool ? pool : "");
-	if (pool && *pool && stat(tmp, &st) == 0 && S_ISREG(st.st_mode)) {
-		pool_dir = strdup(pool);
-		if (!pool_dir)
-			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	} else if (pool && *pool) {
-		log_info(MOD, "pool %s is not on this host; objects come from catalogd", pool);
-	}
-	cache_dir = strdup(cache);
-	if (!cache_dir)
-		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	/* A cache that cannot be created only matters once an object is
-	 * missing from the pool: warn now, fail those reads then. */
-	rc = mkdirs(cache_dir, 0700);
-	if (rc == 0) {
-		snprintf(tmp, sizeof(tmp), "%s/tmp", cache_dir);
-		rc = mkdirs(tmp, 0700);
-		if (rc == 0)
-			clean_tmp(tmp);
-	}
-	if (rc) {
-		log_warn(MOD, "cache directory unusable: %s", cairn_error_msg());
-		cairn_error_clear();
-	}
+	snprintf(dir, sizeof(dir), "%s/%.2s", cache_dir, hex);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return cairn_error_errno(errno, "cannot create %s", dir);
+	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", cache_dir, hex, hex + 2);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return cairn_error_errno(errno, "cannot create %s", dir);
 	return 0;
 }
 
-void cfs_objects_shutdown(void)
+/* ---- Cache accounting and eviction ------------------------------------- */
+
+/* Bytes under final names in the cache, as far as this process knows: set
+ * by each walk of the evictor, raised by each download in between. */
+static atomic_uint_fast64_t cache_used;
+/* Bytes added by downloads since start, so a walk can tell what landed
+ * while it ran. */
+static atomic_uint_fast64_t cache_added;
+
+static pthread_mutex_t evict_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t evict_cv = PTHREAD_COND_INITIALIZER;
+static bool evict_stop, evict_wanted, evict_running;
+static pthread_t evict_thread;
+
+static void cache_account(uint64_t bytes)
 {
-	free(pool_dir);
-	free(cache_dir);
-	pool_dir = cache_dir = NULL;
+	atomic_fetch_add(&cache_added, bytes);
+	if (atomic_fetch_add(&cache_used, bytes) + bytes > cache_limit) {
+		pthread_mutex_lock(&evict_mu);
+		evict_wanted = true;
+		pthread_cond_signal(&evict_cv);
+		pthread_mutex_unlock(&evict_mu);
+	}
 }
 
-const char *cfs_objects_pool(void)
+struct victim {
+	int64_t key;          /* last use, ns: max(atime, mtime) */
+	uint64_t size;
+	cairn_oid oid;
+};
+
+/* A max-heap on key holding the oldest files seen so far. */
+struct vheap {
+	struct victim v[EVICT_BATCH];
+	size_t n;
+};
+
+static void vheap_swap(struct victim *a, struct victim *b)
 {
-	return pool_dir;
+	struct victim t = *a;
+
+	*a = *b;
+	*b = t;
 }
 
-/* Opens a local copy that must be exactly size bytes long. */
-static int open_local(int *out, const char *path, uint64_t size)
+static void vheap_offer(struct vheap *h, const struct victim *v)
+{
+	size_t i;
+
+	if (h->n < EVICT_BATCH) {
+		i = h->n++;
+		h->v[i] = *v;
+		while (i > 0 && h->v[(i - 1) / 2].key < h->v[i].key) {
+			vheap_swap(&h->v[(i - 1) / 2], &h->v[i]);
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	if (v->key >= h->v[0].key)
+		return;
+	h->v[0] = *v;
+	i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->n && h->v[l].key > h->v[m].key)
+			m = l;
+		if (r < h->n && h->v[r].key > h->v[m].key)
+			m = r;
+		if (m == i)
+			break;
+		vheap_swap(&h->v[i], &h->v[m]);
+		i = m;
+	}
+}
+
+static int victim_cmp(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
+}
+
+/* Walks <cache>/ab/cd/<hex>: the total size of the objects there, and the
+ * oldest EVICT_BATCH of them in h. */
+static uint64_t cache_walk(struct vheap *h)
+{
+	char path[PATH_MAX];
+	struct dirent *a, *b, *f;
+	uint64_t total = 0;
+	DIR *da, *db, *dc;
+
+	h->n = 0;
+	da = opendir(cache_dir);
+	if (!da)
+		return 0;
+	while ((a = readdir(da)) != NULL) {
+		if (!is_hex(a->d_name, 2))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cache_dir, a->d_name);
+		db = opendir(path);
+		if (!db)
+			continue;
+		while ((b = readdir(db)) != NULL) {
+			if (!is_hex(b->d_name, 2))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%s", cache_dir, a->d_name, b->d_name);
+			dc = opendir(path);
+			if (!dc)
+				continue;
+			while ((f = readdir(dc)) != NULL) {
+				struct victim v;
+				struct stat st;
+				int64_t at, mt;
+
+				if (!is_hex(f->d_name, CAIRN_OID_HEXLEN) ||
+				    cairn_oid_parse(&v.oid, f->d_name) != 0 ||
+				    fstatat(dirfd(dc), f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+				    !S_ISREG(st.st_mode))
+					continue;
+				at = (int64_t)st.st_atim.tv_sec * 1000000000 + st.st_atim.tv_nsec;
+				mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+				v.key = at > mt ? at : mt;
+				v.size = (uint64_t)st.st_size;
+				total += v.size;
+				vheap_offer(h, &v);
+			}
+			closedir(dc);
+		}
+		closedir(db);
+	}
+	closedir(da);
+	return total;
+}
+
+/* Evicts least recently used objects until the cache is at most
+ * EVICT_LOW_PCT of its limit. Files held open by readers stay readable
+ * through their descriptors; only the name goes. */
+static void cache_evict(struct vheap *h)
+{
+	uint64_t low = cache_limit / 100 * EVICT_LOW_PCT, total, added0, freed = 0;
+	unsigned long nfreed = 0;
+
+	for (;;) {
+		bool saw_all;
+
+		added0 = atomic_load(&cache_added);
+		total = cache_walk(h);
+		saw_all = h->n < EVICT_BATCH;
+		if (total > cache_limit || (freed > 0 && total > low)) {
+			qsort(h->v, h->n, sizeof(h->v[0]), victim_cmp);
+			for (size_t i = 0; i < h->n && total > low; i++) {
+				char path[PATH_MAX];
+
+				cairn_object_path_at(path, sizeof(path), cache_dir, &h->v[i].oid);
+				if (unlink(path) == 0) {
+					total -= h->v[i].size;
+					freed += h->v[i].size;
+					nfreed++;
+				}
+			}
+		}
+		/* Downloads that landed during the walk may or may not have
+		 * been seen; counting them again errs towards evicting early. */
+		atomic_store(&cache_used, total + (atomic_load(&cache_added) - added0));
+		if (total <= low || saw_all || h->n == 0)
+			break;
+		/* Still over: another walk finds the next oldest batch. */
+		if (freed == 0)
+			break;
+	}
+	if (nfreed)
+		log_info(MOD, "cache over its limit: evicted %lu objects (%" PRIu64 " bytes), "
+		         "%" PRIu64 " bytes left", nfreed, freed, total);
+}
+
+static void *evictor(void *arg)
+{
+	struct vheap *h = malloc(sizeof(*h));
+
+	if (!h) {
+		log_error(MOD, "cache evictor: out of memory; the cache is not bounded");
+		return NULL;
+	}
+	/* The first walk learns how much an earlier run left. */
+	cache_evict(h);
+	pthread_mutex_lock(&evict_mu);
+	while (!evict_stop) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += EVICT_INTERVAL;
+		while (!evict_stop && !evict_wanted &&
+		       pthread_cond_timedwait(&evict_cv, &evict_mu, &until) != ETIMEDOUT)
+			;
+		if (evict_stop)
+			break;
+		evict_wanted = false;
+		if (atomic_load(&cache_used) <= cache_limit)
+			continue;
+		pthread_mutex_unlock(&evict_mu);
+		cache_evict(h);
+		pthread_mutex_lock(&evict_mu);
+	}
+	pthread_mutex_unlock(&evict_mu);
+	free(h);
+	return NULL;
+}
+
+/* ---- Local copies ------------------------------------------------------ */
+
+/* Opens a local copy that must be exactly size bytes long. touch: refresh
+ * its access time (cache copies, for eviction order). */
+static int open_local(int *out, const char *path, uint64_t size, bool touch)
 {
 	struct stat st;
 	int fd, rc = 0;
@@ -143,6 +370,11 @@ static int open_local(int *out, const char *path, uint64_t size)
 		                     path, (long long)st.st_size, size);
 		goto out;
 	}
+	if (touch && st.st_atim.tv_sec + ATIME_SLACK < time(NULL)) {
+		const struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+
+		futimens(fd, ts);
+	}
 	/* Readers of a chunk go front to back: a larger kernel readahead on
 	 * the object file keeps the disk busy while the FUSE reply goes out. */
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -154,8 +386,25 @@ out:
 	return rc;
 }
 
+/* The pool copy, if the pool is here and holds the object. */
+static int open_pool(int *fd, const cairn_oid *oid, uint64_t size)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if (!pool_dir)
+		return CAIRN_ENOTFOUND;
+	cairn_object_path_at(path, sizeof(path), pool_dir, oid);
+	rc = open_local(fd, path, size, false);
+	if (rc == 0)
+		cfs_access_note(oid);
+	return rc;
+}
+
+/* ---- Downloads --------------------------------------------------------- */
+
 struct download {
-	int fd;                    /* the temporary file, owned by fetch() */
+	int fd;                    /* the temporary file, owned by download() */
 	cairn_hasher *h;
 	uint64_t got, want;
 	const char *hex;
@@ -186,33 +435,21 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* Makes "<cache>/ab" and "<cache>/ab/cd". */
-static int cache_dirs(const char *hex)
+/* Downloads the object into a new file in <cache>/tmp and checks it.
+ * On success *fd is open on verified bytes and tmp names the file. */
+static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
+                    const char *hex, uint64_t size)
 {
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s/%.2s", cache_dir, hex);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return cairn_error_errno(errno, "cannot create %s", dir);
-	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", cache_dir, hex, hex + 2);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return cairn_error_errno(errno, "cannot create %s", dir);
-	return 0;
-}
-
-/* Downloads the object into the cache and returns an fd on it. */
-static int fetch(int *out, const cairn_oid *oid, const char *hex, uint64_t size,
-                 const char *final)
-{
-	char tmp[PATH_MAX] = "";
 	struct download d = { .fd = -1, .want = size, .hex = hex };
+	char msg[512];
 	cairn_oid got;
 	int rc;
 
+	tmp[0] = '\0';
 	rc = cairn_hasher_new(&d.h);
 	if (rc)
 		goto out;
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.XXXXXX", cache_dir, hex);
+	snprintf(tmp, tmplen, "%s/tmp/%s.XXXXXX", cache_dir, hex);
 	d.fd = mkostemp(tmp, O_CLOEXEC);
 	if (d.fd < 0) {
 		rc = cairn_error_errno(errno, "cannot create a file in %s/tmp", cache_dir);
@@ -220,8 +457,20 @@ static int fetch(int *out, const cairn_oid *oid, const char *hex, uint64_t size,
 		goto out;
 	}
 	rc = cfs_remote_object_get(oid, download_sink, &d);
-	if (rc)
+	if (rc == CAIRN_ECORRUPT) {
+		/* catalogd refused bytes that fail their digest (422), or sent
+		 * more than the object holds: never served. */
+		log_error(MOD, "object %s: %s", hex, cairn_error_msg());
 		goto out;
+	}
+	if (rc) {
+		/* Whatever stopped it (catalogd or S3 unreachable, a timeout,
+		 * the object gone), the reader sees an I/O error. */
+		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+		rc = cairn_error_set(rc == CAIRN_ENOMEM ? rc : CAIRN_EIO,
+		                     "cannot fetch object %s: %s", hex, msg);
+		goto out;
+	}
 	cairn_hasher_digest(d.h, &got);
 	if (d.got != size || cairn_oid_cmp(&got, oid) != 0) {
 		char ghex[CAIRN_OID_HEXLEN + 1];
@@ -233,45 +482,360 @@ static int fetch(int *out, const cairn_oid *oid, const char *hex, uint64_t size,
 		log_error(MOD, "%s", cairn_error_msg());
 		goto out;
 	}
-	/* Durable before it is visible: after a crash the final name holds
-	 * the whole verified object or does not exist. */
-	if (fdatasync(d.fd) < 0) {
-		rc = cairn_error_errno(errno, "cannot sync the cache copy of %s", hex);
-		goto out;
-	}
-	rc = cache_dirs(hex);
-	if (rc)
-		goto out;
-	if (rename(tmp, final) < 0) {
-		rc = cairn_error_errno(errno, "cannot rename %s to %s", tmp, final);
-		goto out;
-	}
-	tmp[0] = '\0';
-	log_debug(MOD, "cached %s (%" PRIu64 " bytes)", hex, size);
-	*out = d.fd;
+	*fd = d.fd;
 	d.fd = -1;
 out:
 	if (d.fd >= 0)
 		close(d.fd);
-	if (tmp[0] && rc)
+	if (rc && tmp[0]) {
 		unlink(tmp);
+		tmp[0] = '\0';
+	}
 	cairn_hasher_free(d.h);
 	return rc;
 }
 
-int cfs_object_open_local(int *fd, const cairn_oid *oid, uint64_t size)
+/* Durable before it is visible: after a crash the final name holds the
+ * whole verified object or does not exist. Failing here costs only the
+ * cache copy; the readers already have their descriptors. */
+static void keep(int fd, const char *tmp, const cairn_oid *oid, const char *hex,
+                 uint64_t size)
 {
-	char hex[CAIRN_OID_HEXLEN + 1], path[PATH_MAX];
-	int rc = CAIRN_ENOTFOUND;
+	char final[PATH_MAX];
+
+	if (fdatasync(fd) < 0) {
+		log_warn(MOD, "cannot sync the cache copy of %s: %s", hex, strerror(errno));
+		goto drop;
+	}
+	if (cache_dirs(hex) != 0) {
+		log_warn(MOD, "%s", cairn_error_msg());
+		cairn_error_clear();
+		goto drop;
+	}
+	cairn_object_path_at(final, sizeof(final), cache_dir, oid);
+	if (rename(tmp, final) < 0) {
+		log_warn(MOD, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+		goto drop;
+	}
+	cache_account(size);
+	log_debug(MOD, "cached %s (%" PRIu64 " bytes)", hex, size);
+	return;
+drop:
+	unlink(tmp);
+}
+
+struct flight {
+	cairn_oid oid;
+	bool done;            /* the download ended; rc and fd are set */
+	bool listed;          /* in `flights`: newcomers join it */
+	int rc;
+	char msg[512];        /* the error, for waiters on other threads */
+	int fd;               /* verified bytes; owned here, closed with the last ref */
+	int refs;             /* the downloader and each waiter */
+	pthread_cond_t cv;
+	struct flight *next;
+};
+
+static pthread_mutex_t flights_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct flight *flights;
+
+/* flights_mu held. */
+static struct flight *flight_find(const cairn_oid *oid)
+{
+	for (struct flight *f = flights; f; f = f->next)
+		if (cairn_oid_cmp(&f->oid, oid) == 0)
+			return f;
+	return NULL;
+}
+
+/* flights_mu held. */
+static void flight_unlist(struct flight *f)
+{
+	for (struct flight **p = &flights; *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	f->listed = false;
+}
+
+/* Drops a reference; flights_mu held. */
+static void flight_put(struct flight *f)
+{
+	if (--f->refs > 0 || f->listed)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	pthread_cond_destroy(&f->cv);
+	free(f);
+}
+
+/* A descriptor of our own on the flight's file; flights_mu held. */
+static int flight_result(int *fd, struct flight *f)
+{
+	if (f->rc)
+		return cairn_error_set(f->rc, "%s", f->msg);
+	*fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	if (*fd < 0)
+		return cairn_error_errno(errno, "cannot duplicate a descriptor");
+	return 0;
+}
+
+/* Waits for someone else's download of the object; flights_mu held. */
+static int flight_wait(int *fd, struct flight *f)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += cfs_remote_timeout() + WAIT_GRACE;
+	f->refs++;
+	while (!f->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&f->cv, &flights_mu, &until);
+	if (f->done) {
+		rc = flight_result(fd, f);
+	} else {
+		char hex[CAIRN_OID_HEXLEN + 1];
+
+		rc = cairn_error_set(CAIRN_EIO, "timed out waiting for object %s",
+		                     cairn_oid_fmt(hex, &f->oid));
+	}
+	flight_put(f);
+	return rc;
+}
+
+/* The object into the cache, once however many ask at the same time. */
+static int fetch(int *out, const cairn_oid *oid, uint64_t size)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], tmp[PATH_MAX];
+	struct flight *f;
+	int rc, fd = -1;
 
 	cairn_oid_fmt(hex, oid);
-	if (pool_dir) {
-		cairn_object_path_at(path, sizeof(path), pool_dir, oid);
-		rc = open_local(fd, path, size);
+	pthread_mutex_lock(&flights_mu);
+	f = flight_find(oid);
+	if (f) {
+		rc = flight_wait(out, f);
+		pthread_mutex_unlock(&flights_mu);
+		return rc;
 	}
-	if (rc == CAIRN_ENOTFOUND) {
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		pthread_mutex_unlock(&flights_mu);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	f->oid = *oid;
+	f->fd = -1;
+	f->refs = 1;
+	f->listed = true;
+	pthread_cond_init(&f->cv, NULL);
+	f->next = flights;
+	flights = f;
+	pthread_mutex_unlock(&flights_mu);
+
+	rc = download(&fd, tmp, sizeof(tmp), oid, hex, size);
+
+	/* Publish: waiters read from here on. */
+	pthread_mutex_lock(&flights_mu);
+	f->done = true;
+	f->rc = rc;
+	if (rc)
+		snprintf(f->msg, sizeof(f->msg), "%s", cairn_error_msg());
+	f->fd = fd;
+	pthread_cond_broadcast(&f->cv);
+	if (rc == 0)
+		rc = flight_result(out, f);
+	pthread_mutex_unlock(&flights_mu);
+
+	if (fd >= 0)
+		keep(fd, tmp, oid, hex, size);
+
+	pthread_mutex_lock(&flights_mu);
+	flight_unlist(f);
+	flight_put(f);
+	pthread_mutex_unlock(&flights_mu);
+	return rc;
+}
+
+/* ---- Prefetch workers -------------------------------------------------- */
+
+struct pjob {
+	cairn_oid oid;
+	uint64_t size;
+};
+
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
+static struct pjob queue[PREFETCH_QUEUE];
+static size_t q_head, q_len;
+static bool q_stop;
+static pthread_t workers[PREFETCH_WORKERS];
+static int nworkers;
+
+static void *prefetch_worker(void *arg)
+{
+	for (;;) {
+		struct pjob job;
+		int fd = -1, rc;
+
+		pthread_mutex_lock(&q_mu);
+		while (!q_stop && q_len == 0)
+			pthread_cond_wait(&q_cv, &q_mu);
+		if (q_stop) {
+			pthread_mutex_unlock(&q_mu);
+			break;
+		}
+		job = queue[q_head];
+		q_head = (q_head + 1) % PREFETCH_QUEUE;
+		q_len--;
+		pthread_mutex_unlock(&q_mu);
+
+		rc = cfs_object_open(&fd, NULL, &job.oid, job.size);
+		if (rc == 0) {
+			close(fd);
+		} else {
+			char hex[CAIRN_OID_HEXLEN + 1];
+
+			/* The reader that needs it will ask again and say why. */
+			log_debug(MOD, "prefetch of %s: %s", cairn_oid_fmt(hex, &job.oid),
+			          cairn_error_msg());
+			cairn_error_clear();
+		}
+	}
+	cfs_remote_release();
+	return NULL;
+}
+
+void cfs_object_fetch_async(const cairn_oid *oid, uint64_t size)
+{
+	bool flying;
+
+	pthread_mutex_lock(&flights_mu);
+	flying = flight_find(oid) != NULL;
+	pthread_mutex_unlock(&flights_mu);
+	if (flying)
+		return;
+	pthread_mutex_lock(&q_mu);
+	if (nworkers == 0 || q_stop || q_len == PREFETCH_QUEUE)
+		goto out;
+	for (size_t i = 0; i < q_len; i++)
+		if (cairn_oid_cmp(&queue[(q_head + i) % PREFETCH_QUEUE].oid, oid) == 0)
+			goto out;
+	queue[(q_head + q_len) % PREFETCH_QUEUE] = (struct pjob){ .oid = *oid, .size = size };
+	q_len++;
+	pthread_cond_signal(&q_cv);
+out:
+	pthread_mutex_unlock(&q_mu);
+}
+
+/* ---- Life cycle -------------------------------------------------------- */
+
+int cfs_objects_init(const char *pool, const char *cache, uint64_t cache_size)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	int rc = 0;
+
+	/* The pool is on this host when its marker file is (see pool.h): a
+	 * directory of the same name elsewhere is not catalogd's pool. */
+	snprintf(tmp, sizeof(tmp), "%s/POOL", pool ? pool : "");
+	if (pool && *pool && stat(tmp, &st) == 0 && S_ISREG(st.st_mode)) {
+		pool_dir = strdup(pool);
+		if (!pool_dir)
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	} else if (pool && *pool) {
+		log_info(MOD, "pool %s is not on this host; objects come from catalogd", pool);
+	}
+	cache_dir = strdup(cache);
+	if (!cache_dir)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	cache_limit = cache_size ? cache_size : CFS_DEFAULT_CACHE_SIZE;
+	/* A cache that cannot be created only matters once an object is
+	 * missing from the pool: warn now, fail those reads then. */
+	rc = mkdirs(cache_dir, 0700);
+	if (rc == 0) {
+		snprintf(tmp, sizeof(tmp), "%s/tmp", cache_dir);
+		rc = mkdirs(tmp, 0700);
+		if (rc == 0)
+			clean_tmp(tmp);
+	}
+	if (rc) {
+		log_warn(MOD, "cache directory unusable: %s", cairn_error_msg());
+		cairn_error_clear();
+	}
+	return 0;
+}
+
+int cfs_objects_start(void)
+{
+	int err;
+
+	pthread_mutex_lock(&q_mu);
+	q_stop = false;
+	pthread_mutex_unlock(&q_mu);
+	for (int i = 0; i < PREFETCH_WORKERS; i++) {
+		err = pthread_create(&workers[i], NULL, prefetch_worker, NULL);
+		if (err) {
+			log_warn(MOD, "prefetch worker: %s", strerror(err));
+			break;
+		}
+		pthread_mutex_lock(&q_mu);
+		nworkers++;
+		pthread_mutex_unlock(&q_mu);
+	}
+	evict_stop = false;
+	err = pthread_create(&evict_thread, NULL, evictor, NULL);
+	if (err)
+		return cairn_error_errno(err, "cannot start the cache evictor");
+	evict_running = true;
+	return 0;
+}
+
+void cfs_objects_shutdown(void)
+{
+	int n;
+
+	pthread_mutex_lock(&q_mu);
+	q_stop = true;
+	q_len = 0;
+	n = nworkers;
+	pthread_cond_broadcast(&q_cv);
+	pthread_mutex_unlock(&q_mu);
+	for (int i = 0; i < n; i++)
+		pthread_join(workers[i], NULL);
+	pthread_mutex_lock(&q_mu);
+	nworkers = 0;
+	pthread_mutex_unlock(&q_mu);
+	if (evict_running) {
+		pthread_mutex_lock(&evict_mu);
+		evict_stop = true;
+		pthread_cond_signal(&evict_cv);
+		pthread_mutex_unlock(&evict_mu);
+		pthread_join(evict_thread, NULL);
+		evict_running = false;
+	}
+	free(pool_dir);
+	free(cache_dir);
+	pool_dir = cache_dir = NULL;
+}
+
+const char *cfs_objects_pool(void)
+{
+	return pool_dir;
+}
+
+/* ---- Opening ----------------------------------------------------------- */
+
+int cfs_object_open_local(int *fd, const cairn_oid *oid, uint64_t size)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	rc = open_pool(fd, oid, size);
+	if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) {
 		cairn_object_path_at(path, sizeof(path), cache_dir, oid);
-		rc = open_local(fd, path, size);
+		rc = open_local(fd, path, size, true);
 	}
 	return rc;
 }
@@ -283,25 +847,29 @@ void cfs_object_prefetch(int fd, uint64_t size)
 	posix_fadvise(fd, 0, (off_t)size, POSIX_FADV_WILLNEED);
 }
 
-int cfs_object_open(int *fd, const cairn_oid *oid, uint64_t size)
+int cfs_object_open(int *fd, int *src, const cairn_oid *oid, uint64_t size)
 {
-	char hex[CAIRN_OID_HEXLEN + 1], path[PATH_MAX];
-	int rc;
+	char path[PATH_MAX];
+	int rc, from;
 
-	cairn_oid_fmt(hex, oid);
-	if (pool_dir) {
-		cairn_object_path_at(path, sizeof(path), pool_dir, oid);
-		rc = open_local(fd, path, size);
-		if (rc != CAIRN_ENOTFOUND) {
-			if (rc)
-				log_error(MOD, "%s", cairn_error_msg());
-			return rc;
-		}
+	rc = open_pool(fd, oid, size);
+	if (rc == 0) {
+		from = CFS_SRC_POOL;
+		goto out;
+	}
+	if (rc == CAIRN_ECORRUPT) {
+		/* catalogd checks the digest and may hold another copy. */
+		log_error(MOD, "%s; asking catalogd for the object instead", cairn_error_msg());
+	} else if (rc != CAIRN_ENOTFOUND) {
+		log_error(MOD, "%s", cairn_error_msg());
+		return rc;
 	}
 	cairn_object_path_at(path, sizeof(path), cache_dir, oid);
-	rc = open_local(fd, path, size);
-	if (rc == 0)
-		return 0;
+	rc = open_local(fd, path, size, true);
+	if (rc == 0) {
+		from = CFS_SRC_CACHE;
+		goto out;
+	}
 	if (rc == CAIRN_ECORRUPT) {
 		/* Only we write here, so a bad copy is damage from outside:
 		 * drop it and fetch the object again. */
@@ -310,5 +878,12 @@ int cfs_object_open(int *fd, const cairn_oid *oid, uint64_t size)
 	} else if (rc != CAIRN_ENOTFOUND) {
 		return rc;
 	}
-	return fetch(fd, oid, hex, size, path);
+	rc = fetch(fd, oid, size);
+	if (rc)
+		return rc;
+	from = CFS_SRC_REMOTE;
+out:
+	if (src)
+		*src = from;
+	return 0;
 }

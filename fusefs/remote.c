@@ -18,11 +18,10 @@
 
 #define MOD "cairnfs/remote"
 
-/* A metadata call that takes longer than this is treated as a failure
- * (EIO to the caller) rather than left hanging a FUSE worker forever. */
-#define META_TIMEOUT 60
-/* An object download carries at most chunk_size (64 MiB at most) bytes. */
-#define OBJECT_TIMEOUT 600
+/* Every request to catalogd, metadata or an object's bytes, ends within
+ * this many seconds (cairnfs --timeout): a read of a cold object while S3
+ * is unreachable then fails with EIO instead of hanging a FUSE worker. */
+static long req_timeout = CFS_DEFAULT_TIMEOUT;
 
 static char *remote_addr;
 static pthread_key_t client_key;
@@ -68,6 +67,16 @@ void cfs_remote_shutdown(void)
 	remote_addr = NULL;
 }
 
+void cfs_remote_set_timeout(long seconds)
+{
+	req_timeout = seconds > 0 ? seconds : CFS_DEFAULT_TIMEOUT;
+}
+
+long cfs_remote_timeout(void)
+{
+	return req_timeout;
+}
+
 int cfs_remote_client(cairn_client **out)
 {
 	cairn_client *c;
@@ -96,12 +105,45 @@ static int get_json(const char *path, json_t **out)
 	rc = cfs_remote_client(&c);
 	if (rc)
 		return rc;
-	cairn_client_set_timeout(c, META_TIMEOUT);
+	cairn_client_set_timeout(c, req_timeout);
 	rc = cairn_client_json(c, "GET", path, NULL, out);
 	if (rc == 0 && !*out)
 		rc = cairn_error_set(CAIRN_ECORRUPT, "empty answer from catalogd to GET %s", path);
 	if (rc)
 		log_debug(MOD, "GET %s: %s", path, cairn_error_msg());
+	return rc;
+}
+
+/* POST path {"ids": [hex...]}; *out (may be NULL) gets the answer. */
+static int post_ids(const char *path, const cairn_oid *ids, size_t n, json_t **out)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	json_t *body = NULL, *arr;
+	cairn_client *c;
+	size_t i;
+	int rc;
+
+	rc = cfs_remote_client(&c);
+	if (rc)
+		return rc;
+	arr = json_array();
+	body = json_pack("{s:o}", "ids", arr);
+	if (!body) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(arr, json_string(cairn_oid_fmt(hex, &ids[i]))) < 0) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	cairn_client_set_timeout(c, req_timeout);
+	rc = cairn_client_json(c, "POST", path, body, out);
+	if (rc)
+		log_debug(MOD, "POST %s (%zu ids): %s", path, n, cairn_error_msg());
+out:
+	json_decref(body);
 	return rc;
 }
 
@@ -647,8 +689,53 @@ int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ct
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/v1/objects/%s", cairn_oid_fmt(hex, oid));
-	cairn_client_set_timeout(c, OBJECT_TIMEOUT);
-	rc = cairn_client_download(c, path, sink, ctx);
-	cairn_client_set_timeout(c, META_TIMEOUT);
+	cairn_client_set_timeout(c, req_timeout);
+	return cairn_client_download(c, path, sink, ctx);
+}
+
+int cfs_remote_objects_info(const cairn_oid *ids, size_t n, cfs_state_fn fn, void *ctx)
+{
+	json_t *j = NULL, *arr, *it;
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (n > CFS_INFO_BATCH)
+		return cairn_error_set(CAIRN_EINVAL, "%zu ids in one info request", n);
+	rc = post_ids("/v1/objects/info", ids, n, &j);
+	if (rc)
+		goto out;
+	arr = json_object_get(j, "objects");
+	if (!json_is_array(arr)) {
+		rc = bad("object info", "objects");
+		goto out;
+	}
+	json_array_foreach(arr, i, it) {
+		const char *hex = json_string_value(json_object_get(it, "id"));
+		const char *state = json_string_value(json_object_get(it, "state"));
+		cairn_oid oid;
+
+		if (!hex || cairn_oid_parse(&oid, hex)) {
+			rc = bad("object info", "id");
+			goto out;
+		}
+		if (!state) {
+			rc = bad("object info", "state");
+			goto out;
+		}
+		rc = fn(ctx, &oid, state);
+		if (rc)
+			goto out;
+	}
+out:
+	json_decref(j);
 	return rc;
+}
+
+int cfs_remote_objects_accessed(const cairn_oid *ids, size_t n)
+{
+	if (n == 0)
+		return 0;
+	return post_ids("/v1/objects/accessed", ids, n, NULL);
 }

@@ -26,8 +26,14 @@
 /* Object ids fetched per request and kept by an open file. */
 #define CFS_OBJ_WINDOW 1024
 
+/* Seconds any request to catalogd may take (cairnfs --timeout). */
+#define CFS_DEFAULT_TIMEOUT 30
+
 /* Where catalogd is; set once before any worker thread runs. */
 int cfs_remote_init(const char *addr);
+/* Bounds every later request (<= 0: the default); set before the session. */
+void cfs_remote_set_timeout(long seconds);
+long cfs_remote_timeout(void);
 void cfs_remote_shutdown(void);
 /* Frees the calling thread's client, e.g. before fork(). */
 void cfs_remote_release(void);
@@ -96,7 +102,21 @@ int cfs_remote_tags(const char *dataset, cfs_tag_fn fn, void *ctx);
 /* GET /v1/objects/{id}/info → state ("hot", "dual", "cold", ...). */
 int cfs_remote_object_state(char *state, size_t len, const cairn_oid *oid);
 
-/* GET /v1/objects/{id}, the raw bytes streamed to sink. */
+/* Ids per POST /v1/objects/info request. */
+#define CFS_INFO_BATCH 1000
+
+typedef int (*cfs_state_fn)(void *ctx, const cairn_oid *oid, const char *state);
+/* POST /v1/objects/info for up to CFS_INFO_BATCH ids: fn sees each object
+ * catalogd describes, with its state name. A catalogd without the endpoint
+ * answers CAIRN_ENOTFOUND. */
+int cfs_remote_objects_info(const cairn_oid *ids, size_t n, cfs_state_fn fn, void *ctx);
+
+/* POST /v1/objects/accessed: these objects were just read from the pool. */
+int cfs_remote_objects_accessed(const cairn_oid *ids, size_t n);
+
+/* GET /v1/objects/{id}, the raw bytes streamed to sink. A cold object is
+ * fetched from S3 by catalogd first; the whole request is bounded by the
+ * timeout. */
 int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx);
 
 #endif
