@@ -118,6 +118,23 @@ void http_respond_json(struct http_req *r, int status, json_t *body)
 	queue(r, status, resp);
 }
 
+void http_respond_buffer(struct http_req *r, int status, const char *ctype,
+                         void *buf, size_t len)
+{
+	struct MHD_Response *resp;
+
+	if (r->responded) {
+		free(buf);
+		return;
+	}
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+		free(buf);
+	else
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	queue(r, status, resp);
+}
+
 void http_respond_error(struct http_req *r, int code, const char *msg)
 {
 	int status = cairn_error_to_http(code);

@@ -83,6 +83,9 @@ void http_respond_error(struct http_req *r, int code, const char *msg);
 /* The thread's current error (code and message). */
 void http_respond_current_error(struct http_req *r, int code);
 void http_respond_empty(struct http_req *r, int status);
+/* A body held in memory; takes buf (malloc'd) whatever happens. */
+void http_respond_buffer(struct http_req *r, int status, const char *ctype,
+                         void *buf, size_t len);
 
 /* A streamed body of `size` bytes (UINT64_MAX: unknown, chunked). The reader
  * fills buf with up to max bytes at offset pos and returns how many, 0 at
