@@ -991,11 +991,14 @@ static void route_dataset_sub(struct catalog *c, struct http_req *r,
 				respond_bad_method(r);
 			return;
 		}
-		if (nsub > 3 || (nsub == 3 && strcmp(sub[2], "entry") != 0 &&
+		bool tier = nsub == 3 && (strcmp(sub[2], "pin") == 0 ||
+		                          strcmp(sub[2], "recall") == 0 ||
+		                          strcmp(sub[2], "explain") == 0);
+		if (nsub > 3 || (nsub == 3 && !tier && strcmp(sub[2], "entry") != 0 &&
 		                 strcmp(sub[2], "files") != 0 &&
 		                 strcmp(sub[2], "content") != 0))
 			goto notfound;
-		if (!method_is(r, "GET")) {
+		if (!tier && !method_is(r, "GET")) {
 			respond_bad_method(r);
 			return;
 		}
@@ -1004,7 +1007,9 @@ static void route_dataset_sub(struct catalog *c, struct http_req *r,
 			http_respond_current_error(r, rc);
 			return;
 		}
-		if (nsub == 2)
+		if (tier)
+			tierapi_version(c, r, ds, &v, sub[2]);
+		else if (nsub == 2)
 			version_get(c, r, ds, &v);
 		else if (strcmp(sub[2], "entry") == 0)
 			tree_entry(c, r, &v);
@@ -1128,12 +1133,23 @@ void api_handle(void *ctx, struct http_req *r)
 			respond_bad_method(r);
 		return;
 	}
+	if (strcmp(seg[0], "tier") == 0 && n >= 2) {
+		tierapi_route(c, r, seg, n);
+		return;
+	}
 	if (strcmp(seg[0], "objects") == 0) {
+		bool named = n == 2 && (strcmp(seg[1], "missing") == 0 ||
+		                        strcmp(seg[1], "info") == 0 ||
+		                        strcmp(seg[1], "accessed") == 0);
 		if (n == 1 && method_is(r, "POST"))
 			objects_upload(c, r);
 		else if (n == 2 && strcmp(seg[1], "missing") == 0 && method_is(r, "POST"))
 			objects_missing(c, r);
-		else if (n == 2 && strcmp(seg[1], "missing") != 0 && method_is(r, "GET"))
+		else if (n == 2 && strcmp(seg[1], "info") == 0 && method_is(r, "POST"))
+			objects_info_batch(c, r);
+		else if (n == 2 && strcmp(seg[1], "accessed") == 0 && method_is(r, "POST"))
+			objects_accessed(c, r);
+		else if (n == 2 && !named && method_is(r, "GET"))
 			objects_get(c, r, seg[1]);
 		else if (n == 3 && strcmp(seg[2], "info") == 0 && method_is(r, "GET"))
 			objects_info(c, r, seg[1]);

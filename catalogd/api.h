@@ -43,9 +43,22 @@ int api_version_view(json_t **out, struct catalog *c, const struct cat_dataset *
 void tree_entry(struct catalog *c, struct http_req *r, const struct cat_version *v);
 void tree_files(struct catalog *c, struct http_req *r, const struct cat_version *v);
 void tree_content(struct catalog *c, struct http_req *r, const struct cat_version *v);
+/* Ids [from, from+max) of the regular file at path of v into out; *n how
+ * many, *nobjects the file's total; path_out (CAIRN_PATH_MAX + 1 bytes)
+ * its normalized path. CAIRN_EINVAL if path is not a regular file. */
+int tree_file_oids(struct catalog *c, const struct cat_version *v, const char *path,
+                   uint64_t from, size_t max, cairn_oid *out, size_t *n,
+                   uint64_t *nobjects, char *path_out);
 /* /v1/fs/{vid}/{ino}[/sub] */
 void tree_fs(struct catalog *c, struct http_req *r, const char *vid,
              const char *ino, const char *sub);
+
+/* ---- tierapi.c: /v1/tier/..., and pin, recall, explain of a version ---- */
+
+void tierapi_route(struct catalog *c, struct http_req *r, char **seg, int n);
+/* sub is "pin", "recall" or "explain". */
+void tierapi_version(struct catalog *c, struct http_req *r, const struct cat_dataset *ds,
+                     const struct cat_version *v, const char *sub);
 
 /* ---- objects.c ---- */
 
@@ -53,6 +66,9 @@ void objects_upload(struct catalog *c, struct http_req *r);
 void objects_missing(struct catalog *c, struct http_req *r);
 void objects_get(struct catalog *c, struct http_req *r, const char *id);
 void objects_info(struct catalog *c, struct http_req *r, const char *id);
+/* POST /v1/objects/info and /v1/objects/accessed. */
+void objects_info_batch(struct catalog *c, struct http_req *r);
+void objects_accessed(struct catalog *c, struct http_req *r);
 void objects_fsck(struct catalog *c, struct http_req *r);
 
 /* Where the object ids of a streamed read come from: one object, or the

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "log.h"
 #include "manifest.h"
+#include "tierops.h"
 #include "util.h"
 
 #define MOD "catalogd/catalog"
@@ -231,6 +232,12 @@ int catalog_stage_abort(struct catalog *c, uint64_t vid)
 	uint8_t lo[8], hi[8], key[KV_STAGING_KEYLEN];
 	int rc;
 
+	/* objrefs keys start with the oid, not the vid: they go one by one,
+	 * before the vobjs keys that name them. */
+	rc = tierops_unref_version(c, vid);
+	if (rc != 0)
+		return cairn_error_prefix(rc, "cannot remove staged version %llu",
+		                          (unsigned long long)vid);
 	rc = db_batch_new(&b, c->db);
 	if (rc != 0)
 		return rc;
@@ -308,6 +315,7 @@ int catalog_open(struct catalog **out, const struct cairn_config *cfg)
 	c->cfg = cfg;
 	c->chunk_size = (uint32_t)cfg->chunk_size;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->objlock, NULL);
 	rc = cairn_hasher_new(&c->hasher);
 	if (rc != 0)
 		goto out;
@@ -330,6 +338,9 @@ int catalog_open(struct catalog **out, const struct cairn_config *cfg)
 	rc = recover_staging(c);
 	if (rc != 0)
 		goto out;
+	rc = tierops_open(c);
+	if (rc != 0)
+		goto out;
 	*out = c;
 	c = NULL;
 out:
@@ -345,6 +356,7 @@ void catalog_close(struct catalog *c)
 		cairn_pool_close(c->pool);
 	db_close(c->db);
 	cairn_hasher_free(c->hasher);
+	pthread_mutex_destroy(&c->objlock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

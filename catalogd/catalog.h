@@ -28,6 +28,15 @@
 #include "manifest.h"
 #include "oid.h"
 #include "pool.h"
+#include "tiering.h"
+
+struct tier_engine;
+
+/* Objects and bytes per tier state (the meta CF's tier/counts). */
+struct obj_counts {
+	uint64_t count[CAIRN_TIER_NSTATES];
+	uint64_t bytes[CAIRN_TIER_NSTATES];
+};
 
 struct cat_counters {
 	uint64_t next_vid;
@@ -52,6 +61,18 @@ struct catalog {
 	cairn_oid audit_hash;               /* its hash; zeros before the first */
 	int64_t audit_time;
 	cairn_hasher *hasher;
+
+	/* Object records change outside catalog changes (tiering moves them,
+	 * reads touch them): every read-modify-write of an objects-CF value,
+	 * and the per-state counts kept with them, happens under objlock
+	 * (catalogd/tierops.c). Order: lock, then objlock. */
+	pthread_mutex_t objlock;
+	struct obj_counts tier_n;                   /* under objlock */
+	uint64_t npins;                             /* under objlock */
+
+	/* The tiering engine (started by main after the catalog opens; NULL
+	 * before). Not owned. */
+	struct tier_engine *tier;
 };
 
 /* Opens the RocksDB catalog under cfg->state_dir/catalog and the pool, loads

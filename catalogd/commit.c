@@ -381,6 +381,10 @@ static int add_objects(struct commit *cm, json_t *arr)
 		kv_put64(val + 1, size);
 		db_batch_put(cm->b, CF_VOBJS, key, kv_vobj_key(key, cm->vid, cm->oids[i].b),
 		             val, sizeof(val));
+		/* The reverse (object → versions), for tiering's pins and
+		 * rules; an aborted commit removes it with the vobjs key. */
+		db_batch_put(cm->b, CF_OBJREFS, key, kv_objref_key(key, cm->oids[i].b, cm->vid),
+		             val, 1);
 		memcpy(f->group + 1 + f->group_n * CAIRN_OID_LEN, cm->oids[i].b,
 		       CAIRN_OID_LEN);
 		f->group_n++;

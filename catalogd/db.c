@@ -35,6 +35,7 @@ struct db {
 	 * only because RocksDB insists, never used. */
 	rocksdb_column_family_handle_t **extra;
 	int nextra;
+	uint32_t schema;        /* the stamp found (or written) at open */
 };
 
 struct db_batch {
@@ -85,6 +86,7 @@ static int check_schema(struct db *d)
 		if (err != NULL)
 			return db_error(err, "write of the schema version");
 		log_info(MOD, "new catalog, schema %d", CAIRN_SCHEMA_VERSION);
+		d->schema = CAIRN_SCHEMA_VERSION;
 		return 0;
 	}
 	if (len != 5 || (uint8_t)val[0] != KV_FMT_V1) {
@@ -93,7 +95,8 @@ static int check_schema(struct db *d)
 		goto out;
 	}
 	uint32_t found = kv_get32((const uint8_t *)val + 1);
-	if (found != CAIRN_SCHEMA_VERSION) {
+	/* An older schema opens: the catalog migrates it (db_schema). */
+	if (found == 0 || found > CAIRN_SCHEMA_VERSION) {
 		rc = cairn_error_set(CAIRN_ERROR,
 		                     "catalog has schema %u, this catalogd reads schema %d%s",
 		                     found, CAIRN_SCHEMA_VERSION,
@@ -101,9 +104,30 @@ static int check_schema(struct db *d)
 		                     ": it was written by a newer catalogd" : "");
 		goto out;
 	}
+	d->schema = found;
 out:
 	rocksdb_free(val);
 	return rc;
+}
+
+uint32_t db_schema(const struct db *d)
+{
+	return d->schema;
+}
+
+int db_schema_stamp(struct db *d, uint32_t version)
+{
+	char *err = NULL;
+	uint8_t v[5];
+
+	v[0] = KV_FMT_V1;
+	kv_put32(v + 1, version);
+	rocksdb_put_cf(d->rdb, d->wsync, d->cf[CF_META], KV_META_SCHEMA,
+	               strlen(KV_META_SCHEMA), (const char *)v, sizeof(v), &err);
+	if (err != NULL)
+		return db_error(err, "write of the schema version");
+	d->schema = version;
+	return 0;
 }
 
 int db_open(struct db **out, const char *path, size_t cache_bytes)

@@ -23,9 +23,14 @@ struct db;
 
 /* Opens (creating it and any missing column family) the catalog at path.
  * Stamps a new catalog with CAIRN_SCHEMA_VERSION; refuses one stamped with
- * another version (CAIRN_ERROR, the message says which). cache_bytes bounds
- * the block cache shared by every column family. */
+ * a newer version (CAIRN_ERROR, the message says which) and opens an older
+ * one, whose stamp db_schema() reports so that the caller migrates it.
+ * cache_bytes bounds the block cache shared by every column family. */
 int db_open(struct db **out, const char *path, size_t cache_bytes);
+/* The schema stamp of the open catalog. */
+uint32_t db_schema(const struct db *d);
+/* Stamps the catalog with version, durably (the last step of a migration). */
+int db_schema_stamp(struct db *d, uint32_t version);
 /* Flushes nothing extra (the WAL is durable); waits for background work. */
 void db_close(struct db *d);
 

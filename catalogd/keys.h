@@ -29,6 +29,20 @@
  *                    entry; removed in the batch that publishes the version
  *                    or in the one that removes its staged keys. Any marker
  *                    found at startup is a commit cut off by a crash.
+ *                 "tier/policy"           -> JSON {overrides: {K: V},
+ *                                            rules: [{match, action}]}
+ *                    The tiering policy set at run time (tiering/engine.h).
+ *                 "tier/counts"           -> fmt | (count u64 | bytes u64)
+ *                                            x CAIRN_TIER_NSTATES
+ *                    Objects and bytes per tier state, written in the same
+ *                    batch as every change of an object's state or record.
+ *                 "tier/flight/" oid(16)  -> fmt | state u8
+ *                    Objects in an in-flight state (migrating, releasing,
+ *                    recalling): written and removed in the batch that
+ *                    enters and leaves the state, so that recovery at
+ *                    start reads this index instead of every object.
+ *                 "tier/pin/" dsid(8) seq(8) -> fmt | time i64
+ *                    Pinned versions: their objects are never released.
  *   datasets      name                    -> JSON {id, description, owner,
  *                                            license, meta, tags, created,
  *                                            latest}
@@ -55,9 +69,12 @@
  *   vobjs         vid(8) oid(16)          -> fmt | size u64
  *                    Every distinct object of a version: its object count,
  *                    its tier breakdown, and what tiering walks.
- *   objects       oid(16)                 -> fmt | state u8 | size u64
- *                                            | created i64 | last_access i64
- *                    state is enum cairn_tier_state (tiering.h).
+ *   objects       oid(16)                 -> object value (below)
+ *   objrefs       oid(16) vid(8)          -> fmt
+ *                    The vobjs keys reversed: which versions hold an
+ *                    object (tiering's pins and rules). Written with the
+ *                    vobjs keys while a commit stages; only versions whose
+ *                    vids key exists count.
  *   lineage_up    vid(8) input_vid(8)     -> fmt   (vid was derived from input)
  *   lineage_down  input_vid(8) vid(8)     -> fmt   (the same edge, reversed)
  *   audit         seq(8)                  -> fmt | hash(16) | canonical JSON
@@ -69,6 +86,15 @@
  *                    exact bytes.
  *   audit_time    time(8) seq(8)          -> fmt   (audit records by time;
  *                                            record times never decrease)
+ *
+ * Object value (objects CF), KV_FMT_V2:
+ *   fmt | state u8 | size u64 | created i64 | last_access i64
+ *   | verified i64 | verify u8 | flags u8 | md5(16) | etag_len u8 | etag
+ *   state is enum cairn_tier_state (tiering.h); verified is when cairn
+ *   verified the S3 copy (0: none), verify how (enum cairn_verify), flags
+ *   bit 0 that md5 (of the bytes sent) is set, etag the server's ETag.
+ *   KV_FMT_V1 records (schema 1) are the first 26 bytes: they read as their
+ *   state with no S3 facts.
  *
  * Entry value (entries CF), KV_FMT_ENTRY:
  *   fmt | type u8 ('f' 'd' 'l') | mode u32 | ino u32 | size u64
@@ -85,12 +111,19 @@
 
 /* Schema changelog (bump CAIRN_SCHEMA_VERSION and say why):
  *   1  2026-11-21  first layout: the column families above.
+ *   2  2026-11-21  tiering: object values KV_FMT_V2 with the S3 facts; the
+ *                  objrefs CF; meta tier/policy, tier/counts, tier/flight/,
+ *                  tier/pin/. Opening a schema 1 catalog migrates it
+ *                  (catalog.c): objrefs and counts are built from vobjs and
+ *                  objects, then the stamp moves to 2; V1 object values are
+ *                  read as they are and rewritten as V2 when next changed.
  * A catalog stamped with a newer schema is refused at open; an older one
- * would be migrated by code keyed on these numbers. */
-#define CAIRN_SCHEMA_VERSION 1
+ * is migrated by code keyed on these numbers. */
+#define CAIRN_SCHEMA_VERSION 2
 
 /* Value format bytes. */
 #define KV_FMT_V1    0x01   /* binary layout, first version */
+#define KV_FMT_V2    0x02   /* binary layout, second version (objects) */
 #define KV_FMT_JSON  0x4a   /* 'J': JSON text follows */
 #define KV_FMT_ENTRY 0x01
 
@@ -117,6 +150,7 @@ enum kv_cf {
 	CF_LINEAGE_DOWN,
 	CF_AUDIT,
 	CF_AUDIT_TIME,
+	CF_OBJREFS,
 	CF_COUNT
 };
 
@@ -140,6 +174,7 @@ static inline const char *kv_cf_name(int cf)
 	case CF_LINEAGE_DOWN: return "lineage_down";
 	case CF_AUDIT:        return "audit";
 	case CF_AUDIT_TIME:   return "audit_time";
+	case CF_OBJREFS:      return "objrefs";
 	}
 	return NULL;
 }
@@ -194,6 +229,30 @@ static inline size_t kv_staging_key(uint8_t *k, uint64_t vid)
 
 #define KV_COUNTERS_LEN (1 + 6 * 8)
 
+#define KV_TIER_POLICY  "tier/policy"
+#define KV_TIER_COUNTS  "tier/counts"
+#define KV_TIER_FLIGHT  "tier/flight/"
+#define KV_TIER_FLIGHT_LEN 12
+#define KV_TIER_FLIGHT_KEYLEN (KV_TIER_FLIGHT_LEN + 16)
+#define KV_TIER_PIN     "tier/pin/"
+#define KV_TIER_PIN_LEN 9
+#define KV_TIER_PIN_KEYLEN (KV_TIER_PIN_LEN + 16)
+
+static inline size_t kv_tier_flight_key(uint8_t *k, const uint8_t *oid)
+{
+	memcpy(k, KV_TIER_FLIGHT, KV_TIER_FLIGHT_LEN);
+	memcpy(k + KV_TIER_FLIGHT_LEN, oid, 16);
+	return KV_TIER_FLIGHT_KEYLEN;
+}
+
+static inline size_t kv_tier_pin_key(uint8_t *k, uint64_t dsid, uint64_t seq)
+{
+	memcpy(k, KV_TIER_PIN, KV_TIER_PIN_LEN);
+	kv_put64(k + KV_TIER_PIN_LEN, dsid);
+	kv_put64(k + KV_TIER_PIN_LEN + 8, seq);
+	return KV_TIER_PIN_KEYLEN;
+}
+
 /* ---- fixed-layout keys ---- */
 
 static inline size_t kv_u64_key(uint8_t *k, uint64_t a)
@@ -243,6 +302,14 @@ static inline size_t kv_vobj_key(uint8_t *k, uint64_t vid, const uint8_t *oid)
 	return 24;
 }
 
+/* oid | vid (objrefs). */
+static inline size_t kv_objref_key(uint8_t *k, const uint8_t *oid, uint64_t vid)
+{
+	memcpy(k, oid, 16);
+	kv_put64(k + 16, vid);
+	return 24;
+}
+
 /* dsid | digest | seq (digests). */
 static inline size_t kv_digest_key(uint8_t *k, uint64_t dsid,
                                    const uint8_t *digest, uint64_t seq)
@@ -265,34 +332,64 @@ static inline size_t kv_tag_key(uint8_t *k, uint64_t dsid, const char *tag,
 /* ---- fixed-layout values ---- */
 
 /* objects CF */
-#define KV_OBJECT_LEN (1 + 1 + 8 + 8 + 8)
+#define KV_OBJECT_V1_LEN (1 + 1 + 8 + 8 + 8)
+#define KV_OBJECT_FIXED (KV_OBJECT_V1_LEN + 8 + 1 + 1 + 16 + 1)
+#define KV_OBJECT_ETAG_MAX 79
+#define KV_OBJECT_MAX (KV_OBJECT_FIXED + KV_OBJECT_ETAG_MAX)
 struct kv_object {
 	int state;              /* enum cairn_tier_state */
 	uint64_t size;
 	int64_t created;
 	int64_t last_access;
+	int64_t verified;       /* S3 copy verified at; 0 = none */
+	int verify;             /* enum cairn_verify */
+	int has_md5;
+	uint8_t md5[16];
+	char etag[KV_OBJECT_ETAG_MAX + 1];
 };
 
+/* v must hold KV_OBJECT_MAX bytes; returns the length. */
 static inline size_t kv_object_enc(uint8_t *v, const struct kv_object *o)
 {
-	v[0] = KV_FMT_V1;
+	size_t elen = strnlen(o->etag, KV_OBJECT_ETAG_MAX);
+
+	v[0] = KV_FMT_V2;
 	v[1] = (uint8_t)o->state;
 	kv_put64(v + 2, o->size);
 	kv_put64(v + 10, (uint64_t)o->created);
 	kv_put64(v + 18, (uint64_t)o->last_access);
-	return KV_OBJECT_LEN;
+	kv_put64(v + 26, (uint64_t)o->verified);
+	v[34] = (uint8_t)o->verify;
+	v[35] = o->has_md5 ? 1 : 0;
+	memcpy(v + 36, o->md5, 16);
+	v[52] = (uint8_t)elen;
+	memcpy(v + KV_OBJECT_FIXED, o->etag, elen);
+	return KV_OBJECT_FIXED + elen;
 }
 
 /* 0, or -1 when the value is not a record this schema knows. */
 static inline int kv_object_dec(struct kv_object *o, const void *val, size_t len)
 {
 	const uint8_t *v = val;
-	if (len < KV_OBJECT_LEN || v[0] != KV_FMT_V1)
+
+	memset(o, 0, sizeof(*o));
+	if (len < KV_OBJECT_V1_LEN || (v[0] != KV_FMT_V1 && v[0] != KV_FMT_V2))
 		return -1;
 	o->state = v[1];
 	o->size = kv_get64(v + 2);
 	o->created = (int64_t)kv_get64(v + 10);
 	o->last_access = (int64_t)kv_get64(v + 18);
+	if (v[0] == KV_FMT_V1)
+		return 0;
+	if (len < KV_OBJECT_FIXED || v[52] > KV_OBJECT_ETAG_MAX ||
+	    len != (size_t)KV_OBJECT_FIXED + v[52])
+		return -1;
+	o->verified = (int64_t)kv_get64(v + 26);
+	o->verify = v[34];
+	o->has_md5 = v[35] & 1;
+	memcpy(o->md5, v + 36, 16);
+	memcpy(o->etag, v + KV_OBJECT_FIXED, v[52]);
+	o->etag[v[52]] = '\0';
 	return 0;
 }
 

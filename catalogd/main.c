@@ -21,10 +21,13 @@
 #include "api.h"
 #include "catalog.h"
 #include "config.h"
+#include "engine.h"
 #include "error.h"
 #include "fault.h"
 #include "http.h"
 #include "log.h"
+#include "s3.h"
+#include "tierops.h"
 #include "util.h"
 
 #define MOD "catalogd"
@@ -71,6 +74,49 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The S3 client of the cold tier, or none without an endpoint. */
+static int open_s3(cairn_s3 **out, const struct cairn_config *cfg)
+{
+	struct cairn_s3_options o;
+
+	*out = NULL;
+	if (cfg->s3_endpoint[0] == '\0')
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.endpoint = cfg->s3_endpoint;
+	o.bucket = cfg->s3_bucket;
+	o.access_key = cfg->s3_access_key;
+	o.secret_key = cfg->s3_secret_key;
+	o.https = strcmp(cfg->s3_protocol, "https") == 0;
+	o.virtual_host = strcmp(cfg->s3_uri_style, "virtualhost") == 0;
+	o.timeout_ms = (long)cfg->s3_timeout * 1000;
+	o.retries = (int)cfg->s3_retries;
+	return cairn_s3_open(out, &o);
+}
+
+/* Tiering: recovery of what was moving, then the engine's threads. */
+static int start_tiering(struct catalog *cat, const struct cairn_config *cfg,
+                         cairn_s3 *s3)
+{
+	struct tier_engine_params p = {
+		.cfg = cfg, .pool = cat->pool, .s3 = s3, .ops = &tierops, .ctx = cat,
+	};
+	struct tier_engine *e = NULL;
+	int rc;
+
+	rc = tier_engine_new(&e, &p);
+	if (rc == 0)
+		rc = tier_engine_recover(e);
+	if (rc == 0)
+		rc = tier_engine_start(e);
+	if (rc != 0) {
+		tier_engine_free(e);
+		return rc;
+	}
+	cat->tier = e;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -84,6 +130,7 @@ int main(int argc, char **argv)
 	struct cairn_config cfg;
 	struct catalog *cat = NULL;
 	struct http_server *srv = NULL;
+	cairn_s3 *s3 = NULL;
 	const char *config_file = NULL;
 	const char **overrides = NULL;
 	int noverrides = 0, check = 0, level, opt, sig, status = 1;
@@ -167,6 +214,14 @@ int main(int argc, char **argv)
 		fail(NULL);
 		goto out;
 	}
+	if (open_s3(&s3, &cfg) != 0) {
+		fail("s3");
+		goto out;
+	}
+	if (start_tiering(cat, &cfg, s3) != 0) {
+		fail(NULL);
+		goto out;
+	}
 	if (http_start(&srv, cfg.socket, api_handle, cat) != 0) {
 		fail(NULL);
 		goto out;
@@ -181,6 +236,12 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	http_stop(srv);
+	if (cat != NULL && cat->tier != NULL) {
+		tier_engine_free(cat->tier);
+		cat->tier = NULL;
+	}
+	if (s3 != NULL)
+		cairn_s3_close(s3);
 	catalog_close(cat);
 	if (status == 0)
 		log_info(MOD, "stopped");

@@ -13,17 +13,25 @@
  * harmless: a later upload of the same objects records them.)
  *
  * Reads verify each object whole against its id before sending a byte of
- * it, with one chunk_size buffer per response.
+ * it, with one chunk_size buffer per response. An object whose pool copy
+ * is gone (COLD, or released under the reader) or damaged, and that has a
+ * verified S3 copy, is fetched through the tiering engine instead
+ * (tier_engine_fetch: one GET however many readers, digest checked); a
+ * damaged pool copy is logged and never served. Every object served is
+ * noted for its access time (coalesced by the engine), and a file read
+ * from S3 has its next objects recalled ahead of the reader.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "engine.h"
 #include "error.h"
 #include "fault.h"
 #include "log.h"
 #include "tiering.h"
+#include "tierops.h"
 #include "util.h"
 
 #define MOD "catalogd/objects"
@@ -36,6 +44,8 @@
 #define MISSING_MAX_IDS 10000
 #define MISSING_BODY_MAX (4u << 20)
 #define FSCK_LIST_MAX 10000
+#define INFO_MAX_IDS 10000
+#define PREFETCH_OBJECTS 4      /* objects recalled ahead of a cold reader */
 
 /* ---- streamed reads ---- */
 
@@ -101,6 +111,48 @@ static int objread_oid(struct objread *o, uint64_t k, cairn_oid *out)
 	return 0;
 }
 
+/* The pool copy could not be served (absent or damaged): the S3 copy, if
+ * the catalog records a verified one. */
+static int objread_cold(struct objread *o, const cairn_oid *oid, uint64_t expect,
+                        int pool_rc, const char *hex)
+{
+	struct kv_object rec;
+	int rc;
+
+	rc = catalog_object_get(o->c, oid, &rec);
+	if (rc != 0)
+		return rc;
+	if (!cairn_tier_in_s3(rec.state) || rec.verified == 0) {
+		if (pool_rc == CAIRN_ENOTFOUND)
+			return cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the pool",
+			                       hex);
+		return cairn_error_set(CAIRN_ECORRUPT, "object %s in the pool is damaged "
+		                       "and has no other copy", hex);
+	}
+	if (rec.size != expect)
+		return cairn_error_set(CAIRN_ECORRUPT, "object %s is recorded with %llu "
+		                       "bytes, %llu expected", hex,
+		                       (unsigned long long)rec.size, (unsigned long long)expect);
+	if (o->c->tier == NULL)
+		return cairn_error_set(CAIRN_ERETRY, "object %s is in the cold tier and "
+		                       "tiering is not running", hex);
+	if (pool_rc == CAIRN_ECORRUPT)
+		log_error(MOD, "object %s: pool copy damaged; serving its S3 copy", hex);
+	return tier_engine_fetch(o->c->tier, oid, expect, o->buf);
+}
+
+/* A sequential reader of a file whose object k came from S3 will want the
+ * next ones: recall them in the background. */
+static void objread_prefetch(struct objread *o, uint64_t k)
+{
+	for (uint64_t j = k + 1; j < o->src.nobjects && j <= k + PREFETCH_OBJECTS; j++) {
+		cairn_oid next;
+		if (objread_oid(o, j, &next) != 0)
+			return;
+		tier_engine_prefetch(o->c->tier, &next);
+	}
+}
+
 /* Reads object k whole into buf and checks it against its id. Whole,
  * because a digest can only be checked over all of an object's bytes, and
  * a byte must not leave before its object is checked. */
@@ -120,19 +172,27 @@ static int objread_load(struct objread *o, uint64_t k)
 	cairn_oid_fmt(hex, &oid);
 	rc = cairn_store_get_range(cairn_pool_store(o->c->pool), &oid, 0, o->buf,
 	                           (size_t)expect, &nread);
-	if (rc == CAIRN_ENOTFOUND)
-		return cairn_error_set(CAIRN_ENOTFOUND, "object %s is not in the pool",
-		                       hex);
+	if (rc == 0) {
+		cairn_oid_hash(&got, o->buf, nread);
+		if (nread != expect || cairn_oid_cmp(&got, &oid) != 0) {
+			log_error(MOD, "object %s in the pool does not match its id (%zu "
+			          "bytes read, %llu expected); not serving it", hex, nread,
+			          (unsigned long long)expect);
+			rc = CAIRN_ECORRUPT;
+		}
+	}
+	if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) {
+		rc = objread_cold(o, &oid, expect, rc, hex);
+		if (rc != 0)
+			return rc;
+		nread = (size_t)expect;
+		if (o->src.nobjects > 1)
+			objread_prefetch(o, k);
+	}
 	if (rc != 0)
 		return rc;
-	cairn_oid_hash(&got, o->buf, nread);
-	if (nread != expect || cairn_oid_cmp(&got, &oid) != 0) {
-		log_error(MOD, "object %s in the pool does not match its id (%zu bytes "
-		          "read, %llu expected); not serving it", hex, nread,
-		          (unsigned long long)expect);
-		return cairn_error_set(CAIRN_ECORRUPT, "object %s in the pool is damaged",
-		                       hex);
-	}
+	if (o->c->tier != NULL)
+		tier_engine_accessed(o->c->tier, &oid, util_now());
 	o->cur = k;
 	o->buf_len = nread;
 	o->loaded = true;
@@ -213,6 +273,7 @@ static int parse_id(const char *id, cairn_oid *oid)
 	return 0;
 }
 
+/* Any state: a COLD object is recalled by objects_serve (docs/API.md). */
 void objects_get(struct catalog *c, struct http_req *r, const char *id)
 {
 	struct objsrc src;
@@ -226,12 +287,6 @@ void objects_get(struct catalog *c, struct http_req *r, const char *id)
 	    (rc = api_query_u64(r, "length", &length)) != 0 ||
 	    (rc = catalog_object_get(c, &oid, &o)) != 0) {
 		http_respond_current_error(r, rc);
-		return;
-	}
-	if (!cairn_tier_in_pool(o.state)) {
-		cairn_error_set(CAIRN_ERETRY, "object %s is in the cold tier (%s); it is "
-		                "served once recalled", id, cairn_tier_state_name(o.state));
-		http_respond_current_error(r, CAIRN_ERETRY);
 		return;
 	}
 	memset(&src, 0, sizeof(src));
@@ -258,12 +313,110 @@ void objects_info(struct catalog *c, struct http_req *r, const char *id)
 	state = cairn_tier_state_name(o.state);
 	/* "pool" is what the pool holds now, not what the state promises:
 	 * the difference is what fsck reports. */
-	http_respond_json(r, 200, json_pack("{s:s,s:I,s:s,s:b,s:I,s:I}",
+	http_respond_json(r, 200, json_pack("{s:s,s:I,s:s,s:b,s:I,s:I,s:I}",
 		"id", cairn_oid_fmt(hex, &oid), "size", (json_int_t)o.size,
 		"state", state ? state : "unknown",
 		"pool", cairn_pool_has(c->pool, &oid, &size) == 0,
 		"created", (json_int_t)o.created,
-		"last_access", (json_int_t)o.last_access));
+		"last_access", (json_int_t)o.last_access,
+		"s3_verified", (json_int_t)o.verified));
+}
+
+/* ---- POST /v1/objects/info, POST /v1/objects/accessed ---- */
+
+/* The body's "ids": an array of at most INFO_MAX_IDS object ids. */
+static int body_ids(const json_t *body, size_t *n)
+{
+	json_t *ids = json_object_get(body, "ids");
+
+	if (!json_is_array(ids) || json_array_size(ids) > INFO_MAX_IDS)
+		return cairn_error_set(CAIRN_EINVAL, "the body must be {\"ids\": [...]} "
+		                       "with at most %d ids", INFO_MAX_IDS);
+	*n = json_array_size(ids);
+	return 0;
+}
+
+static int body_id(const json_t *body, size_t i, cairn_oid *oid)
+{
+	const char *s = json_string_value(json_array_get(json_object_get(body, "ids"), i));
+
+	if (s == NULL || cairn_oid_parse(oid, s) != 0)
+		return cairn_error_set(CAIRN_EINVAL, "ids[%zu] is not an object id", i);
+	return 0;
+}
+
+static void info_body(void *ctx, struct http_req *r, json_t *body)
+{
+	struct catalog *c = ctx;
+	char hex[CAIRN_OID_HEXLEN + 1];
+	json_t *list = json_array();
+	size_t n = 0;
+	int rc;
+
+	rc = body_ids(body, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct kv_object o;
+		cairn_oid oid;
+		uint64_t size;
+
+		rc = body_id(body, i, &oid);
+		if (rc != 0)
+			break;
+		rc = catalog_object_get(c, &oid, &o);
+		if (rc == CAIRN_ENOTFOUND) {
+			/* Unknown ids are answered, not refused: the caller asked
+			 * about many at once. */
+			json_array_append_new(list, json_pack("{s:s,s:n,s:s,s:b}",
+				"id", cairn_oid_fmt(hex, &oid), "size", "state", "missing",
+				"pool", 0));
+			rc = 0;
+			continue;
+		}
+		if (rc != 0)
+			break;
+		json_array_append_new(list, json_pack("{s:s,s:I,s:s,s:b}",
+			"id", cairn_oid_fmt(hex, &oid), "size", (json_int_t)o.size,
+			"state", cairn_tier_state_name(o.state) ? cairn_tier_state_name(o.state)
+			                                        : "unknown",
+			"pool", cairn_pool_has(c->pool, &oid, &size) == 0));
+	}
+	if (rc != 0) {
+		json_decref(list);
+		http_respond_current_error(r, rc);
+		return;
+	}
+	http_respond_json(r, 200, json_pack("{s:o}", "objects", list));
+}
+
+void objects_info_batch(struct catalog *c, struct http_req *r)
+{
+	http_body_json(r, MISSING_BODY_MAX, info_body, c, NULL);
+}
+
+static void accessed_body(void *ctx, struct http_req *r, json_t *body)
+{
+	struct catalog *c = ctx;
+	int64_t now = util_now();
+	size_t n = 0;
+	int rc;
+
+	rc = body_ids(body, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		cairn_oid oid;
+		rc = body_id(body, i, &oid);
+		if (rc == 0 && c->tier != NULL)
+			tier_engine_accessed(c->tier, &oid, now);
+	}
+	if (rc != 0) {
+		http_respond_current_error(r, rc);
+		return;
+	}
+	http_respond_empty(r, 204);
+}
+
+void objects_accessed(struct catalog *c, struct http_req *r)
+{
+	http_body_json(r, MISSING_BODY_MAX, accessed_body, c, NULL);
 }
 
 /* ---- POST /v1/objects/missing ---- */
@@ -478,6 +631,7 @@ static int upload_record(struct upload *u, struct staged_obj *objs, size_t n,
 	struct catalog *c = u->c;
 	struct db_batch *b = NULL;
 	struct cat_counters cn;
+	struct obj_counts tn;
 	int64_t now = util_now();
 	int rc;
 
@@ -491,8 +645,9 @@ static int upload_record(struct upload *u, struct staged_obj *objs, size_t n,
 	 * have changed, and only then is it asked again. */
 	bool recheck = c->objects_gen != u->gen;
 	for (size_t i = 0; i < n; i++) {
-		struct kv_object o = { CAIRN_TIER_HOT, objs[i].size, now, now };
-		uint8_t val[KV_OBJECT_LEN];
+		struct kv_object o = { .state = CAIRN_TIER_HOT, .size = objs[i].size,
+		                       .created = now, .last_access = now };
+		uint8_t val[KV_OBJECT_MAX];
 		struct db_val v;
 
 		if (i > 0 && cairn_oid_cmp(&objs[i].oid, &objs[i - 1].oid) == 0) {
@@ -520,11 +675,20 @@ static int upload_record(struct upload *u, struct staged_obj *objs, size_t n,
 	cn = c->n;
 	cn.objects += *stored;
 	cn.object_bytes += *bytes;
+	/* New objects are HOT: their count moves in the same batch. */
+	pthread_mutex_lock(&c->objlock);
+	tn = c->tier_n;
+	tn.count[CAIRN_TIER_HOT] += *stored;
+	tn.bytes[CAIRN_TIER_HOT] += *bytes;
+	tierops_counts_put(b, &tn);
 	rc = catalog_publish(c, b, &cn, u->actor, "objects.store", "pool",
 	                     json_pack("{s:I,s:I}", "stored", (json_int_t)*stored,
 	                               "bytes", (json_int_t)*bytes));
-	if (rc == 0)
+	if (rc == 0) {
+		c->tier_n = tn;
 		c->objects_gen++;
+	}
+	pthread_mutex_unlock(&c->objlock);
 out:
 	catalog_unlock(c);
 	db_batch_free(b);

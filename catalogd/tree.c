@@ -277,6 +277,8 @@ struct binbuf {
 
 static int bin_put(struct binbuf *b, const void *data, size_t n)
 {
+	if (n == 0)
+		return 0;       /* data may be NULL (an entry without a tail) */
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64 * 1024;
 		uint8_t *q;
@@ -553,6 +555,41 @@ void tree_content(struct catalog *c, struct http_req *r, const struct cat_versio
 		memcpy(src.inl, f.e.oids, 16 * f.e.nobjects);
 	found_free(&f);
 	objects_serve(c, r, &src, offset, length);
+}
+
+int tree_file_oids(struct catalog *c, const struct cat_version *v, const char *path,
+                   uint64_t from, size_t max, cairn_oid *out, size_t *n,
+                   uint64_t *nobjects, char *path_out)
+{
+	struct kv_vid kv;
+	struct found f;
+	json_t *arr;
+	size_t i;
+	json_t *x;
+	int rc;
+
+	*n = 0;
+	*nobjects = 0;
+	version_vid(v, &kv);
+	rc = lookup_path(c, &kv, v->vid, path, &f);
+	if (rc != 0)
+		return rc;
+	snprintf(path_out, CAIRN_PATH_MAX + 1, "%s", f.path);
+	if (f.e.type != 'f') {
+		rc = cairn_error_set(CAIRN_EINVAL, "'%s' is not a regular file", f.path);
+		found_free(&f);
+		return rc;
+	}
+	*nobjects = f.e.nobjects;
+	arr = json_array();
+	rc = list_oids(c, v->vid, &f, from, max, arr);
+	found_free(&f);
+	json_array_foreach(arr, i, x) {
+		if (rc == 0 && cairn_oid_parse(&out[*n], json_string_value(x)) == 0)
+			(*n)++;
+	}
+	json_decref(arr);
+	return rc;
 }
 
 /* ---- /v1/fs/{vid}/{ino}[/sub] ---- */

@@ -90,6 +90,10 @@ static const struct key keys[] = {
 	{ .section = "s3", .name = "uri_style", .type = K_CHOICE, .off = F(s3_uri_style),
 	  .size = S(s3_uri_style), .def = "path", .choices = uri_styles },
 	STR("s3", "encryption_key_file", s3_encryption_key_file, ""),
+	{ .section = "s3", .name = "timeout", .type = K_DURATION,
+	  .off = F(s3_timeout), .def = "30s" },
+	{ .section = "s3", .name = "retries", .type = K_U32,
+	  .off = F(s3_retries), .def = "4", .min = 0, .max = 100 },
 
 	{ .section = "tiering", .name = "high_watermark", .type = K_PERCENT,
 	  .off = F(high_watermark), .def = "85%", .runtime = true },
@@ -106,7 +110,11 @@ static const struct key keys[] = {
 	{ .section = "tiering", .name = "recall_on_read", .type = K_BOOL,
 	  .off = F(recall_on_read), .def = "yes", .runtime = true },
 	{ .section = "tiering", .name = "verify", .type = K_ENUM,
-	  .off = F(verify), .def = "checksum", .choices = verify_modes, .runtime = true },
+	  .off = F(verify), .def = "readback", .choices = verify_modes, .runtime = true },
+	{ .section = "tiering", .name = "scan_interval", .type = K_DURATION,
+	  .off = F(scan_interval), .def = "60s", .runtime = true },
+	{ .section = "tiering", .name = "max_error_rate", .type = K_PERCENT,
+	  .off = F(max_error_rate), .def = "50%", .runtime = true },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -319,7 +327,7 @@ static int apply(struct cairn_config *cfg, const struct key *k, const char *valu
 	void *field = (char *)cfg + k->off;
 	uint64_t u;
 	double d;
-	bool b;
+	bool b = false;
 	int rc, i;
 
 	switch (k->type) {

@@ -38,6 +38,8 @@ struct cairn_config {
 	char s3_protocol[8];                /* http | https */
 	char s3_uri_style[16];              /* path | virtualhost */
 	char s3_encryption_key_file[CAIRN_CONFIG_STR];
+	uint64_t s3_timeout;                /* seconds per S3 request attempt */
+	uint32_t s3_retries;                /* retries of a transient failure */
 	/* [tiering] */
 	double high_watermark;              /* percent, 0..100 */
 	double low_watermark;
@@ -47,6 +49,8 @@ struct cairn_config {
 	uint64_t bandwidth;                 /* bytes/s, 0 = unlimited */
 	bool recall_on_read;
 	int verify;                         /* enum cairn_verify */
+	uint64_t scan_interval;             /* seconds between tiering scans */
+	double max_error_rate;              /* percent of failed moves that suspends tiering */
 };
 
 /* Fills every key with its default. state_dir /var/lib/cairn, socket

@@ -10,6 +10,18 @@
  *                            └──────▶ RECALLING ────────────┘
  *                           read/recall         pool copy verified
  *
+ * Who makes each move (tiering/move.c; every one a durable compare-and-set
+ * through the catalog, checked with cairn_tier_transition_ok below):
+ *   HOT → MIGRATING → DUAL         tier_migrate: upload, verify, record
+ *   MIGRATING → HOT                tier_migrate on failure; recovery
+ *   DUAL → RELEASING → COLD        tier_release: mark, unlink, record
+ *   RELEASING → DUAL               tier_release when the unlink fails;
+ *                                  recovery when the pool copy is intact
+ *   DUAL → HOT                     tier_release when the S3 copy is gone
+ *   COLD → RECALLING → DUAL        the pooler, after a verified S3 read
+ *   RECALLING → COLD               the pooler on failure; recovery when
+ *                                  the pool copy is absent or incomplete
+ *
  * Invariants (numbered; the engine asserts them where it changes state):
  *  (1) A pool copy is never unlinked before the catalog durably records a
  *      verified S3 copy: RELEASING is only entered from DUAL.

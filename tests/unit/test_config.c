@@ -80,7 +80,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.concurrency, 8);
 	assert_int_equal(c.bandwidth, 0);
 	assert_true(c.recall_on_read);
-	assert_int_equal(c.verify, CAIRN_VERIFY_CHECKSUM);
+	assert_int_equal(c.verify, CAIRN_VERIFY_READBACK);
+	assert_int_equal(c.s3_timeout, 30);
+	assert_int_equal(c.s3_retries, 4);
 
 	assert_int_equal(cairn_config_finish(&c), 0);
 	assert_string_equal(c.pool_path, "/var/lib/cairn/pool");
@@ -341,7 +343,7 @@ static void test_get_and_dump(void **state)
 	assert_int_equal(cairn_config_get(&c, "tiering.recall_on_read", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "yes");
 	assert_int_equal(cairn_config_get(&c, "tiering.verify", buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "checksum");
+	assert_string_equal(buf, "readback");
 	assert_int_equal(cairn_config_get(&c, "tiering.min_size", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "0");
 	assert_int_equal(cairn_config_get(&c, "s3.secret_key", buf, sizeof(buf)), 0);

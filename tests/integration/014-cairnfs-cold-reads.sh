@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# 014 — cairnfs reading objects that are in S3 only, against a real S3
+# server: user.cairn.tier asks catalogd in batches and says cold / mixed /
+# dual; concurrent readers of a cold file cause one download per object
+# (single flight); a sequential reader gets the next objects prefetched,
+# not the whole file; the cache directory stays under --cache-size; with
+# S3 stopped a cold read fails with EIO within --timeout while objects that
+# still have a pool copy read fine; an object whose S3 copy is damaged is
+# EIO, logged and never cached; with recall_on_read later opens read the
+# pool; reads from the pool are reported to catalogd as accesses.
+. "$(dirname "$0")/lib.sh"
+
+CHUNK=262144
+TIMEOUT=3
+
+api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }
+state_count() { api /v1/tier/status | jq -r ".states.$1.objects"; }
+wait_until() {
+	local what=$1 secs=$2 i
+	shift 2
+	for i in $(seq 1 $((secs * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "timed out after ${secs}s waiting for: $what"
+}
+all_in() { [ "$(state_count "$1")" = "$2" ]; }
+no_moves() {
+	api /v1/tier/status | jq -e '.queue.migrate + .queue.release + .queue.recall +
+		(.queue.busy // 0) + .states.migrating.objects + .states.releasing.objects +
+		.states.recalling.objects == 0' >/dev/null
+}
+ids_of() { getfattr --only-values -n user.cairn.objects "$1"; }
+tier_of() { getfattr --only-values -n user.cairn.tier "$1"; }
+# Requests catalogd has logged so far (its log level is debug here).
+requests() { grep -c "$1" "$T/catalogd.log" || true; }
+cached() { [ -f "$1/${2:0:2}/${2:2:2}/$2" ]; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+release_all() {
+	cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
+	cairn tier run >/dev/null
+	wait_until "every object cold" 60 all_in cold "$total"
+	wait_until "no moves in flight" 30 no_moves
+	cairn tier policy set high_watermark=99% low_watermark=98% >/dev/null
+}
+
+mkdir -p "$T/src"
+head -c $((32 * CHUNK)) /dev/urandom >"$T/src/big.bin"
+head -c $((6 * CHUNK + 10)) /dev/urandom >"$T/src/mid.bin"
+head -c $((4 * CHUNK)) /dev/urandom >"$T/src/warm.bin"
+
+start_s3
+CATOPTS="$(s3_catalogd_opts) -o pool.chunk_size=256K -o catalog.log_level=debug
+	-o tiering.min_idle=0 -o tiering.scan_interval=1h -o tiering.recall_on_read=no"
+# shellcheck disable=SC2086
+start_catalogd $CATOPTS
+cairn dataset create cold >/dev/null
+cairn commit cold "$T/src" >/dev/null
+total=$(api /v1/status | jq -r .objects.count)
+cairn tier run >/dev/null
+wait_until "every object dual" 60 all_in dual "$total"
+release_all
+
+mount_cairnfs "$T/mnt" --cache-dir "$T/cache" --timeout $TIMEOUT
+M=$T/mnt/cold/1
+mapfile -t BIG < <(ids_of "$M/big.bin")
+mapfile -t MID < <(ids_of "$M/mid.bin")
+assert_eq "objects of big.bin" 32 "${#BIG[@]}"
+
+# ---- user.cairn.tier: one batch request for a file's objects ----------------
+info0=$(requests "POST /v1/objects/info")
+single0=$(requests "GET /v1/objects/[0-9a-f]*/info")
+assert_eq "tier of a released file" cold "$(tier_of "$M/big.bin")"
+# getfattr asks twice (the value's size, then the value): one request each.
+assert_eq "batch info requests for 32 objects" $((info0 + 2)) "$(requests "POST /v1/objects/info")"
+assert_eq "single info requests" "$single0" "$(requests "GET /v1/objects/[0-9a-f]*/info")"
+
+# ---- a sequential reader: the first object, then a few ahead -----------------
+t0=$(date +%s%N)
+head -c 4096 "$M/big.bin" >"$T/first"
+t1=$(date +%s%N)
+cmp "$T/first" <(head -c 4096 "$T/src/big.bin") || fail "first bytes of big.bin differ"
+log "time to first byte of a cold file: $(((t1 - t0) / 1000000)) ms (informational)"
+wait_until "the next objects prefetched" 20 cached "$T/cache" "${BIG[4]}"
+n=0
+for id in "${BIG[@]}"; do cached "$T/cache" "$id" && n=$((n + 1)); done
+[ "$n" -lt 16 ] || fail "reading 4 KiB fetched $n of 32 objects"
+log "ok: 4 KiB read fetched $n of 32 objects"
+
+# ---- concurrent readers: one download per object -----------------------------
+drop_caches
+pids=()
+for i in 1 2 3 4 5 6; do
+	cmp "$M/big.bin" "$T/src/big.bin" >"$T/cmp.$i" 2>&1 &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent read of big.bin differs: $(cat "$T"/cmp.*)"; done
+for id in "${BIG[@]}"; do
+	n=$(requests "GET /v1/objects/$id ")
+	[ "$n" -eq 1 ] || fail "object $id was downloaded $n times"
+done
+# recall_on_read=no: everything is still cold, served from the cache.
+assert_eq "cold after reads without recall_on_read" "$total" "$(state_count cold)"
+
+# ---- the cache stays under --cache-size --------------------------------------
+umount_cairnfs "$T/mnt"
+mount_cairnfs "$T/mnt2" --cache-dir "$T/cache2" --cache-size 1M --timeout $TIMEOUT
+cmp "$T/mnt2/cold/1/big.bin" "$T/src/big.bin" || fail "big.bin read through a small cache differs"
+cache_small() { [ "$(find "$T/cache2" -type f -path '*/??/??/*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" -le $((1024 * 1024)) ]; }
+wait_until "the cache under 1M" 40 cache_small
+umount_cairnfs "$T/mnt2"
+
+# ---- a damaged S3 copy: EIO, logged, not cached --------------------------------
+mount_cairnfs "$T/mnt3" --cache-dir "$T/cache3" --timeout $TIMEOUT
+M=$T/mnt3/cold/1
+victim=${MID[2]}
+printf 'XXXX' | dd of="$(s3_object_file "$victim")" bs=1 seek=1000 conv=notrunc 2>/dev/null
+if cat "$M/mid.bin" >/dev/null 2>"$T/cat.err"; then fail "a damaged object was served"; fi
+grep -q "Input/output error" "$T/cat.err" || fail "expected EIO: $(cat "$T/cat.err")"
+! cached "$T/cache3" "$victim" || fail "a damaged object was cached"
+grep -q "$victim" "$T/cairnfs.log" || fail "no log line names the damaged object"
+# The objects before it were fine and are served.
+cmp -n $((2 * CHUNK)) "$M/mid.bin" "$T/src/mid.bin" || fail "the good head of mid.bin differs"
+
+# ---- S3 down: cold reads fail within --timeout, pool copies still read ------
+cairn tier policy set recall_on_read=yes >/dev/null
+cat "$M/warm.bin" >/dev/null            # recalled: dual now
+warm_dual() { [ "$(api "/v1/objects/$(ids_of "$M/warm.bin" | tail -n 1)/info" | jq -r .state)" = dual ]; }
+wait_until "warm.bin recalled" 30 warm_dual
+wait_until "no moves in flight" 30 no_moves
+stop_s3
+rm -rf "$T/cache3"/??
+drop_caches
+cmp "$M/warm.bin" "$T/src/warm.bin" || fail "a dual object did not read with S3 down"
+start=$(date +%s)
+if cat "$M/big.bin" >/dev/null 2>"$T/cat.err"; then fail "a cold read succeeded with S3 down"; fi
+took=$(($(date +%s) - start))
+grep -q "Input/output error" "$T/cat.err" || fail "expected EIO with S3 down: $(cat "$T/cat.err")"
+[ "$took" -le $((TIMEOUT + 4)) ] || fail "a cold read with S3 down took ${took}s (timeout ${TIMEOUT}s)"
+log "ok: cold read with S3 down failed after ${took}s"
+start_s3
+# catalogd may still be backing off from the outage: the next reads fail
+# until it tries again, then succeed.
+big_reads() { cmp -s "$M/big.bin" "$T/src/big.bin"; }
+wait_until "big.bin readable after S3 came back" 60 big_reads
+
+# ---- recall_on_read: later opens read the pool ------------------------------------
+big_dual() { [ "$(cairn show cold --json | jq -r '.tiers.dual.objects // 0')" -ge 32 ]; }
+wait_until "big.bin recalled by its read" 60 big_dual
+wait_until "no moves in flight" 30 no_moves
+assert_eq "tier of a recalled file" dual "$(tier_of "$M/big.bin")"
+rm -rf "$T/cache3"/??
+drop_caches
+before=$(requests "GET /v1/objects/[0-9a-f]* ")
+cmp "$M/big.bin" "$T/src/big.bin" || fail "big.bin from the pool differs"
+assert_eq "downloads of a recalled file" "$before" "$(requests "GET /v1/objects/[0-9a-f]* ")"
+for id in "${BIG[@]}"; do ! cached "$T/cache3" "$id" || fail "$id came from the cache, not the pool"; done
+
+# ---- a partly recalled file is mixed ---------------------------------------------
+cmp -n 4096 "$M/mid.bin" "$T/src/mid.bin" || fail "head of mid.bin"
+mid_mixed() { [ "$(tier_of "$M/mid.bin")" = mixed ]; }
+wait_until "mid.bin partly recalled" 30 mid_mixed
+
+# ---- pool reads are reported to catalogd -----------------------------------------
+# catalogd coalesces access times for a while and writes them when it stops:
+# a restart on each side of the read makes them visible now.
+first=$(ids_of "$M/warm.bin" | head -n 1)
+umount_cairnfs "$T/mnt3"
+stop_catalogd
+# shellcheck disable=SC2086
+start_catalogd $CATOPTS
+seen0=$(api "/v1/objects/$first/info" | jq -r .last_access)
+sleep 2
+reports0=$(requests "POST /v1/objects/accessed")
+mount_cairnfs "$T/mnt4" --cache-dir "$T/cache4" --timeout $TIMEOUT
+drop_caches
+cmp "$T/mnt4/cold/1/warm.bin" "$T/src/warm.bin" || fail "warm.bin"
+reported() { [ "$(requests "POST /v1/objects/accessed")" -gt "$reports0" ]; }
+wait_until "an access report" 15 reported
+! cached "$T/cache4" "$first" || fail "warm.bin was not read from the pool"
+umount_cairnfs "$T/mnt4"
+stop_catalogd
+# shellcheck disable=SC2086
+start_catalogd $CATOPTS
+seen1=$(api "/v1/objects/$first/info" | jq -r .last_access)
+[ "$seen1" -gt "$seen0" ] || fail "the pool read was not recorded (last access $seen0, then $seen1)"
+
+stop_catalogd
+log "pass"

@@ -1,0 +1,779 @@
+/* move.c — the moves: migrate, release, recall; single-flight fetches; the
+ * roll-back/forward of in-flight states after a crash.
+ *
+ * Each move is a sequence of steps separated by durable state changes
+ * (ops->transition, a synced compare-and-set in the catalog) and named
+ * crash points (lib/fault.h), so that a kill -9 between any two steps
+ * leaves a state that tier_recover() resolves without losing a copy:
+ *
+ *   migrate  HOT ─mark─▶ MIGRATING   tier.migrate.marked
+ *            read the pool copy, check its digest (a damaged pool copy is
+ *            never sent), PUT with Content-MD5     tier.migrate.uploaded
+ *            verify: HEAD size, then ETag = our MD5 (checksum) or GET the
+ *            whole object back and hash it (readback)  tier.migrate.verified
+ *            MIGRATING ─▶ DUAL with the S3 facts   tier.migrate.recorded
+ *            any failure: MIGRATING ─▶ HOT (the S3 key may stay: harmless,
+ *            it is overwritten by the next attempt)
+ *   release  DUAL, still in S3 (HEAD) ─mark─▶ RELEASING  tier.release.marked
+ *            unlink the pool copy                 tier.release.unlinked
+ *            RELEASING ─▶ COLD
+ *   recall   GET from S3, check size and digest   tier.recall.fetched
+ *            (workers fetch; the pooler thread does the rest for a group
+ *            of objects at a time, each step one batch for the group)
+ *            COLD ─mark─▶ RECALLING                tier.recall.marked
+ *            write to the pool (one synced pool batch)  tier.recall.pooled
+ *            RECALLING ─▶ DUAL; any failure: RECALLING ─▶ COLD
+ *
+ * The numbered invariants are tiering.c's; INVARIANT() checks one where a
+ * step relies on it and refuses the step if it does not hold — a bug, and
+ * reported as one, but never a lost byte.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+#include "fault.h"
+#include "log.h"
+
+#define MOD "tiering"
+
+static int invariant_broken(int n, const char *cond, const cairn_oid *oid)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+
+	log_error(MOD, "invariant (%d) does not hold for object %s (%s): step refused",
+	          n, cairn_oid_fmt(hex, oid), cond);
+	return cairn_error_set(CAIRN_ECORRUPT, "object %s: invariant (%d) does not "
+	                       "hold (%s); nothing was changed", hex, n, cond);
+}
+
+#define INVARIANT(n, cond, oid) ((cond) ? 0 : invariant_broken((n), #cond, (oid)))
+
+static void hexfmt(char *out, const uint8_t *b, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static void count_done(struct tier_engine *e, int which, uint64_t bytes)
+{
+	pthread_mutex_lock(&e->mu);
+	e->tot_objects[which]++;
+	e->tot_bytes[which] += bytes;
+	if (which == TOT_MIGRATED)
+		tier_rate_add(&e->rate_migrate, tier_now(), bytes);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Moves back after a failed step; if even that fails, restart recovery
+ * will (the in-flight state is in the catalog's index). */
+static void roll_back(struct tier_engine *e, const cairn_oid *oid, int from, int to)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	char *msg = strdup(cairn_error_msg());
+	int code = cairn_error_code();
+
+	if (e->ops->transition(e->ctx, oid, from, to, NULL) != 0)
+		log_error(MOD, "object %s stays %s until the next start: %s",
+		          cairn_oid_fmt(hex, oid), cairn_tier_state_name(from),
+		          cairn_error_msg());
+	/* The caller reports the first failure, not this one. */
+	cairn_error_set(code ? code : CAIRN_ERROR, "%s", msg ? msg : "failed");
+	free(msg);
+}
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (*cap >= need && *buf != NULL)
+		return 0;
+	uint8_t *nb = realloc(*buf, need ? need : 1);
+	if (nb == NULL)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	*buf = nb;
+	*cap = need;
+	return 0;
+}
+
+/* Reads the whole pool copy and checks it: nothing damaged leaves the pool. */
+static int read_pool_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                          uint8_t *buf)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	cairn_oid got;
+	size_t nread = 0;
+	int rc;
+
+	rc = cairn_store_get_range(cairn_pool_store(e->pool), oid, 0, buf, (size_t)size,
+	                           &nread);
+	if (rc != 0)
+		return cairn_error_prefix(rc, "pool copy of %s", cairn_oid_fmt(hex, oid));
+	cairn_oid_hash(&got, buf, nread);
+	if (nread != size || cairn_oid_cmp(&got, oid) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "the pool copy of %s is damaged "
+		                       "(%zu bytes, %llu recorded, or wrong digest); it is not "
+		                       "copied to S3 — run fsck", cairn_oid_fmt(hex, oid),
+		                       nread, (unsigned long long)size);
+	return 0;
+}
+
+/* Checks the S3 copy as `verify` says, never on the server's word alone:
+ * HEAD must report exactly size bytes; then either the ETag is the MD5 we
+ * computed while sending (checksum), or the bytes read back hash to oid
+ * (readback). buf (size bytes) is free to overwrite. */
+static int verify_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                          int verify, const uint8_t md5[16], const char *etag,
+                          uint8_t *buf)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], md5hex[33], hetag[TIER_ETAG_MAX] = "";
+	uint64_t hsize = 0;
+	cairn_oid got;
+	size_t nread = 0;
+	int rc;
+
+	cairn_oid_fmt(hex, oid);
+	rc = cairn_s3_head(e->s3, oid, &hsize, hetag);
+	if (rc != 0)
+		return cairn_error_prefix(rc, "verify %s", hex);
+	if (hsize != size)
+		return cairn_error_set(CAIRN_ECORRUPT, "S3 holds %llu bytes for %s, not "
+		                       "the %llu sent", (unsigned long long)hsize, hex,
+		                       (unsigned long long)size);
+	if (verify == CAIRN_VERIFY_CHECKSUM) {
+		hexfmt(md5hex, md5, 16);
+		if (strcasecmp(etag, md5hex) != 0 || (hetag[0] && strcasecmp(hetag, md5hex) != 0))
+			return cairn_error_set(CAIRN_ECORRUPT, "S3's ETag for %s (%.40s) is not "
+			                       "the MD5 of the bytes sent (%s)", hex,
+			                       hetag[0] ? hetag : etag, md5hex);
+		return 0;
+	}
+	tier_throttle(e, size, true);
+	rc = cairn_s3_get_range(e->s3, oid, 0, buf, (size_t)size, &nread);
+	if (rc != 0)
+		return cairn_error_prefix(rc, "read back %s", hex);
+	cairn_oid_hash(&got, buf, nread);
+	if (nread != size || cairn_oid_cmp(&got, oid) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "the copy of %s read back from S3 "
+		                       "does not match its digest (%zu bytes)", hex, nread);
+	return 0;
+}
+
+int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, size_t *cap)
+{
+	struct tier_s3_facts facts;
+	struct tier_policy pol;
+	struct tier_object o;
+	int rc;
+
+	tier_snapshot(e, &pol, NULL, NULL);
+	rc = e->ops->get(e->ctx, &t->oid, &o);
+	if (rc != 0)
+		return rc == CAIRN_ENOTFOUND ? 0 : rc;
+	if (o.state != CAIRN_TIER_HOT)
+		return 0;       /* moved since the scan */
+	rc = grow(buf, cap, (size_t)o.size);
+	if (rc != 0)
+		return rc;
+	rc = e->ops->transition(e->ctx, &t->oid, CAIRN_TIER_HOT, CAIRN_TIER_MIGRATING, NULL);
+	if (rc == CAIRN_ERETRY)
+		return 0;
+	if (rc != 0)
+		goto fail_unmarked;
+	cairn_crash_point("tier.migrate.marked");
+
+	memset(&facts, 0, sizeof(facts));
+	rc = read_pool_copy(e, &t->oid, o.size, *buf);
+	if (rc != 0)
+		goto fail;
+	tier_throttle(e, o.size, true);
+	rc = cairn_s3_put(e->s3, &t->oid, *buf, (size_t)o.size, facts.md5, facts.etag);
+	if (rc != 0)
+		goto fail;
+	facts.has_md5 = true;
+	cairn_crash_point("tier.migrate.uploaded");
+	rc = verify_s3_copy(e, &t->oid, o.size, pol.verify, facts.md5, facts.etag, *buf);
+	if (rc != 0)
+		goto fail;
+	cairn_crash_point("tier.migrate.verified");
+	facts.verified = tier_now();
+	facts.verify = pol.verify;
+	/* Invariant (3): DUAL claims a copy that cairn verified itself. */
+	rc = INVARIANT(3, facts.verified != 0 && facts.has_md5, &t->oid);
+	if (rc != 0)
+		goto fail;
+	rc = e->ops->transition(e->ctx, &t->oid, CAIRN_TIER_MIGRATING, CAIRN_TIER_DUAL, &facts);
+	if (rc != 0)
+		goto fail;
+	cairn_crash_point("tier.migrate.recorded");
+	count_done(e, TOT_MIGRATED, o.size);
+	if (t->then_release)
+		return tier_release(e, &t->oid);
+	return 0;
+fail:
+	roll_back(e, &t->oid, CAIRN_TIER_MIGRATING, CAIRN_TIER_HOT);
+fail_unmarked:
+	tier_note_error(e, "migrate", &t->oid, cairn_error_msg());
+	return rc;
+}
+
+int tier_release(struct tier_engine *e, const cairn_oid *oid)
+{
+	struct tier_policy pol;
+	struct tier_rule *rules = NULL;
+	struct tier_placement pl;
+	struct tier_object o;
+	uint64_t size = 0;
+	size_t nrules;
+	int rc;
+
+	rc = e->ops->get(e->ctx, oid, &o);
+	if (rc != 0)
+		return rc == CAIRN_ENOTFOUND ? 0 : rc;
+	if (o.state != CAIRN_TIER_DUAL)
+		return 0;
+	/* A pin or an always_hot rule may have come since the scan. */
+	rc = tier_snapshot(e, &pol, &rules, &nrules);
+	if (rc != 0)
+		return rc;
+	if (nrules > 0 || e->ops->has_pins(e->ctx)) {
+		rc = tier_placement_of(e, oid, rules, nrules, &pl);
+		if (rc == 0 && (pl.pinned || pl.rule_action == TIER_RULE_ALWAYS_HOT)) {
+			free(rules);
+			return 0;
+		}
+	}
+	free(rules);
+	if (rc != 0)
+		goto fail_unmarked;
+	/* Invariant (1): the pool copy goes only when the catalog records a
+	 * verified S3 copy... */
+	rc = INVARIANT(1, o.s3.verified != 0, oid);
+	if (rc != 0)
+		goto fail_unmarked;
+	/* ...and that copy must still be there: a bucket emptied behind our
+	 * back turns the object back into HOT, to be copied again. */
+	rc = cairn_s3_head(e->s3, oid, &size, NULL);
+	if (rc == CAIRN_ENOTFOUND || (rc == 0 && size != o.size)) {
+		char hex[CAIRN_OID_HEXLEN + 1];
+		rc = cairn_error_set(CAIRN_EIO, "the S3 copy of %s is gone or changed "
+		                     "(%llu bytes); back to hot, it will be copied again",
+		                     cairn_oid_fmt(hex, oid), (unsigned long long)size);
+		tier_note_error(e, "release", oid, cairn_error_msg());
+		if (e->ops->transition(e->ctx, oid, CAIRN_TIER_DUAL, CAIRN_TIER_HOT, NULL) != 0)
+			log_error(MOD, "%s", cairn_error_msg());
+		return rc;
+	}
+	if (rc != 0)
+		goto fail_unmarked;
+	rc = e->ops->transition(e->ctx, oid, CAIRN_TIER_DUAL, CAIRN_TIER_RELEASING, NULL);
+	if (rc == CAIRN_ERETRY)
+		return 0;
+	if (rc != 0)
+		goto fail_unmarked;
+	cairn_crash_point("tier.release.marked");
+	rc = cairn_pool_unlink(e->pool, oid);
+	if (rc != 0) {
+		roll_back(e, oid, CAIRN_TIER_RELEASING, CAIRN_TIER_DUAL);
+		goto fail_unmarked;
+	}
+	cairn_crash_point("tier.release.unlinked");
+	rc = e->ops->transition(e->ctx, oid, CAIRN_TIER_RELEASING, CAIRN_TIER_COLD, NULL);
+	if (rc != 0)
+		goto fail_unmarked;     /* recovery finds no pool file: COLD */
+	count_done(e, TOT_RELEASED, o.size);
+	return 0;
+fail_unmarked:
+	tier_note_error(e, "release", oid, cairn_error_msg());
+	return rc;
+}
+
+static bool pool_submit(struct tier_engine *e, struct flight *f, struct job *job,
+                        bool background, bool wait);
+
+/* ---- single flight ---- */
+
+static size_t bucket_of(const cairn_oid *oid)
+{
+	return oid->b[0] % TIER_FLIGHT_BUCKETS;
+}
+
+/* The flight for oid, joined (a reference taken); *leader when this call
+ * made it and must fetch. */
+static int flight_join(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                       struct flight **out, bool *leader)
+{
+	struct flight *f;
+	size_t b = bucket_of(oid);
+
+	*leader = false;
+	pthread_mutex_lock(&e->mu);
+	for (f = e->flights[b]; f != NULL; f = f->next)
+		if (cairn_oid_cmp(&f->oid, oid) == 0 && f->size == size)
+			break;
+	if (f == NULL) {
+		f = calloc(1, sizeof(*f));
+		if (f != NULL)
+			f->buf = malloc(size ? (size_t)size : 1);
+		if (f == NULL || f->buf == NULL) {
+			if (f != NULL)
+				free(f);
+			pthread_mutex_unlock(&e->mu);
+			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		}
+		f->oid = *oid;
+		f->size = size;
+		f->in_table = true;
+		f->next = e->flights[b];
+		e->flights[b] = f;
+		*leader = true;
+	}
+	f->refs++;
+	pthread_mutex_unlock(&e->mu);
+	*out = f;
+	return 0;
+}
+
+void tier_flight_unlink(struct tier_engine *e, struct flight *f)
+{
+	pthread_mutex_lock(&e->mu);
+	if (f->in_table) {
+		struct flight **pp = &e->flights[bucket_of(&f->oid)];
+		while (*pp != f)
+			pp = &(*pp)->next;
+		*pp = f->next;
+		f->in_table = false;
+	}
+	pthread_mutex_unlock(&e->mu);
+}
+
+void tier_flight_put(struct tier_engine *e, struct flight *f)
+{
+	bool last;
+
+	pthread_mutex_lock(&e->mu);
+	last = --f->refs == 0;
+	pthread_mutex_unlock(&e->mu);
+	if (last) {
+		free(f->buf);
+		free(f);
+	}
+}
+
+/* The GET itself, by the leader: whole object, size and digest checked. */
+static int fetch_verified(struct tier_engine *e, struct flight *f, bool background)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	cairn_oid got;
+	size_t nread = 0;
+	int rc;
+
+	cairn_oid_fmt(hex, &f->oid);
+	tier_throttle(e, f->size, background);
+	rc = cairn_s3_get_range(e->s3, &f->oid, 0, f->buf, (size_t)f->size, &nread);
+	if (rc == CAIRN_ENOTFOUND)
+		return cairn_error_set(CAIRN_EIO, "S3 has no copy of %s", hex);
+	if (rc != 0)
+		return cairn_error_prefix(rc, "fetch %s", hex);
+	cairn_oid_hash(&got, f->buf, nread);
+	if (nread != f->size)
+		return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is truncated "
+		                       "(%zu of %llu bytes); not served", hex, nread,
+		                       (unsigned long long)f->size);
+	if (cairn_oid_cmp(&got, &f->oid) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s does not match "
+		                       "its digest; not served", hex);
+	pthread_mutex_lock(&e->mu);
+	tier_rate_add(&e->rate_recall, tier_now(), f->size);
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
+/* Joins or leads the flight for oid and waits for it to land. keep: leave
+ * a successful flight in the table for the pool write that follows. */
+static int flight_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                        bool background, bool keep, struct flight **out, bool *led)
+{
+	struct flight *f = NULL;
+	bool leader = false;
+	int rc;
+
+	*out = NULL;
+	*led = false;
+	rc = flight_join(e, oid, size, &f, &leader);
+	if (rc != 0)
+		return rc;
+	if (leader) {
+		rc = fetch_verified(e, f, background);
+		if (rc == 0)
+			cairn_crash_point("tier.recall.fetched");
+		else
+			tier_note_error(e, "recall", oid, cairn_error_msg());
+		pthread_mutex_lock(&e->mu);
+		f->rc = rc;
+		if (rc != 0)
+			snprintf(f->msg, sizeof(f->msg), "%s", cairn_error_msg());
+		f->done = true;
+		pthread_cond_broadcast(&e->cv_flight);
+		pthread_mutex_unlock(&e->mu);
+		if (rc != 0 || !keep)
+			tier_flight_unlink(e, f);
+	} else {
+		pthread_mutex_lock(&e->mu);
+		while (!f->done)
+			pthread_cond_wait(&e->cv_flight, &e->mu);
+		rc = f->rc;
+		pthread_mutex_unlock(&e->mu);
+		if (rc != 0)
+			cairn_error_set(rc, "%s", f->msg);
+	}
+	if (rc != 0) {
+		tier_flight_put(e, f);
+		return rc;
+	}
+	*out = f;
+	*led = leader;
+	return 0;
+}
+
+int tier_engine_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                      void *buf)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	struct tier_policy pol;
+	struct flight *f;
+	bool pool_it, leader;
+	int rc;
+
+	if (e->s3 == NULL)
+		return cairn_error_set(CAIRN_EIO, "object %s is in the cold tier, but no "
+		                       "[s3] endpoint is configured", cairn_oid_fmt(hex, oid));
+	tier_snapshot(e, &pol, NULL, NULL);
+	pool_it = pol.recall_on_read;
+	rc = flight_fetch(e, oid, size, false, pool_it, &f, &leader);
+	if (rc != 0)
+		return rc;
+	memcpy(buf, f->buf, (size_t)size);
+	/* Hand the bytes to the pooler: the reader does not wait for the
+	 * pool's syncs. The flight stays in the table until then, so readers
+	 * arriving meanwhile share these bytes. If the pooler is busy, a
+	 * later read tries again. */
+	if (pool_it && leader && pool_submit(e, f, NULL, false, false))
+		return 0;       /* the pooler owns our reference now */
+	if (leader)
+		tier_flight_unlink(e, f);
+	tier_flight_put(e, f);
+	return 0;
+}
+
+/* ---- writing recalled objects to the pool: the pooler ---- */
+
+/* Queues a fetched object (a flight, whose reference it takes) for the
+ * pooler; wait: until there is room, else false at once when the queue
+ * is full. False too when the pooler is stopping or not running. */
+static bool pool_submit(struct tier_engine *e, struct flight *f, struct job *job,
+                        bool background, bool wait)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&e->pmq);
+	while (wait && e->pq_len == TIER_POOLQ_MAX && !e->pq_stopping && e->pooler_started)
+		pthread_cond_wait(&e->cv_pq_space, &e->pmq);
+	if (e->pooler_started && !e->pq_stopping && e->pq_len < TIER_POOLQ_MAX) {
+		struct pool_item *it = &e->pq[(e->pq_head + e->pq_len) % TIER_POOLQ_MAX];
+		memset(it, 0, sizeof(*it));
+		it->flight = f;
+		it->job = job;
+		it->background = background;
+		e->pq_len++;
+		pthread_cond_signal(&e->cv_pq_items);
+		ok = true;
+	}
+	pthread_mutex_unlock(&e->pmq);
+	return ok;
+}
+
+static void item_fail(struct pool_item *it, int rc)
+{
+	it->rc = rc ? rc : CAIRN_ERROR;
+	snprintf(it->msg, sizeof(it->msg), "%s", cairn_error_msg());
+}
+
+/* Moves the objects of items[idx[0..n)] from → to in one batch; an item
+ * whose move fails gets the error, one that was not in `from` is dropped
+ * from idx (someone else moved it: nothing left to do). */
+static void move_group(struct tier_engine *e, struct pool_item *items, size_t *idx,
+                       size_t *n, int from, int to, cairn_oid *oids, int *rcs)
+{
+	size_t k = 0;
+	int rc;
+
+	for (size_t i = 0; i < *n; i++)
+		oids[i] = items[idx[i]].flight->oid;
+	rc = e->ops->transition_many(e->ctx, oids, *n, from, to, rcs);
+	for (size_t i = 0; i < *n; i++) {
+		struct pool_item *it = &items[idx[i]];
+		int r = rc ? rc : rcs[i];
+		if (r == 0)
+			idx[k++] = idx[i];
+		else if (r != CAIRN_ERETRY)
+			item_fail(it, r);
+	}
+	*n = k;
+}
+
+/* One group: COLD → RECALLING (one catalog batch), one pool batch with
+ * every object, RECALLING → DUAL (one catalog batch). An object that fails
+ * on the way goes back to COLD; its S3 copy is what it always was. */
+static void pool_group(struct tier_engine *e, struct pool_item *items, size_t n)
+{
+	size_t idx[TIER_POOLQ_MAX], m = 0, k;
+	cairn_oid oids[TIER_POOLQ_MAX];
+	int rcs[TIER_POOLQ_MAX];
+	cairn_pool_batch *b = NULL;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		struct tier_object o;
+		struct flight *f = items[i].flight;
+		bool dup = false;
+
+		for (size_t j = 0; j < m; j++)
+			dup |= cairn_oid_cmp(&items[idx[j]].flight->oid, &f->oid) == 0;
+		cairn_error_clear();
+		rc = e->ops->get(e->ctx, &f->oid, &o);
+		if (rc != 0 && rc != CAIRN_ENOTFOUND)
+			item_fail(&items[i], rc);
+		else if (rc == 0 && !dup && o.state == CAIRN_TIER_COLD && o.size == f->size)
+			idx[m++] = i;
+		/* else: back already, or no longer known: nothing to do */
+	}
+	if (m == 0)
+		return;
+	/* Invariant (3): COLD has a verified S3 copy — the one just read. */
+	move_group(e, items, idx, &m, CAIRN_TIER_COLD, CAIRN_TIER_RECALLING, oids, rcs);
+	if (m == 0)
+		return;
+	cairn_crash_point("tier.recall.marked");
+	rc = cairn_pool_batch_new(e->pool, &b);
+	for (size_t i = 0; i < m && rc == 0; i++) {
+		struct flight *f = items[idx[i]].flight;
+		int arc = cairn_pool_batch_add(b, &f->oid, f->buf, (size_t)f->size);
+		if (arc != 0) {
+			char hex[CAIRN_OID_HEXLEN + 1];
+			cairn_error_prefix(arc, "write %s back to the pool",
+			                   cairn_oid_fmt(hex, &f->oid));
+			item_fail(&items[idx[i]], arc);
+		}
+	}
+	if (rc == 0)
+		rc = cairn_pool_batch_commit(b);
+	cairn_pool_batch_free(b);       /* removes whatever was not committed */
+	/* Split: those written go on to DUAL, the others back to COLD. */
+	size_t back[TIER_POOLQ_MAX], nb = 0;
+	k = 0;
+	for (size_t i = 0; i < m; i++) {
+		struct pool_item *it = &items[idx[i]];
+		if (rc != 0 && it->rc == 0)
+			item_fail(it, rc);
+		if (it->rc != 0)
+			back[nb++] = idx[i];
+		else
+			idx[k++] = idx[i];
+	}
+	m = k;
+	if (nb > 0) {
+		int brcs[TIER_POOLQ_MAX];
+		cairn_oid boids[TIER_POOLQ_MAX];
+		for (size_t i = 0; i < nb; i++)
+			boids[i] = items[back[i]].flight->oid;
+		if (e->ops->transition_many(e->ctx, boids, nb, CAIRN_TIER_RECALLING,
+		                            CAIRN_TIER_COLD, brcs) != 0)
+			log_error(MOD, "%zu objects stay recalling until the next start: %s",
+			          nb, cairn_error_msg());
+	}
+	if (m == 0)
+		return;
+	cairn_crash_point("tier.recall.pooled");
+	/* A failure here leaves RECALLING with a verified pool copy: the next
+	 * start makes it DUAL. */
+	move_group(e, items, idx, &m, CAIRN_TIER_RECALLING, CAIRN_TIER_DUAL, oids, rcs);
+	for (size_t i = 0; i < m; i++)
+		count_done(e, TOT_RECALLED, items[idx[i]].flight->size);
+}
+
+static void pool_report(struct tier_engine *e, struct pool_item *it)
+{
+	if (it->rc != 0)
+		tier_note_error(e, "recall", &it->flight->oid, it->msg);
+	if (it->background)
+		tier_note_outcome(e, it->rc == 0, it->rc);
+	if (it->job != NULL) {
+		pthread_mutex_lock(&e->mu);
+		tier_job_task_done_locked(it->job, it->rc == 0, it->flight->size, it->msg);
+		pthread_mutex_unlock(&e->mu);
+	}
+	tier_flight_unlink(e, it->flight);
+	tier_flight_put(e, it->flight);
+}
+
+void *tier_pooler_main(void *arg)
+{
+	struct tier_engine *e = arg;
+	struct pool_item items[TIER_POOLQ_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&e->pmq);
+	for (;;) {
+		while (e->pq_len == 0 && !e->pq_stopping)
+			pthread_cond_wait(&e->cv_pq_items, &e->pmq);
+		if (e->pq_len == 0)
+			break;          /* stopping, and everything handed in is done */
+		for (n = 0; e->pq_len > 0; n++) {
+			items[n] = e->pq[e->pq_head];
+			e->pq_head = (e->pq_head + 1) % TIER_POOLQ_MAX;
+			e->pq_len--;
+		}
+		pthread_cond_broadcast(&e->cv_pq_space);
+		pthread_mutex_unlock(&e->pmq);
+		pool_group(e, items, n);
+		for (size_t i = 0; i < n; i++)
+			pool_report(e, &items[i]);
+		pthread_mutex_lock(&e->pmq);
+	}
+	pthread_mutex_unlock(&e->pmq);
+	return NULL;
+}
+
+void tier_pooler_stop(struct tier_engine *e)
+{
+	pthread_mutex_lock(&e->pmq);
+	e->pq_stopping = true;
+	pthread_cond_broadcast(&e->cv_pq_items);
+	pthread_cond_broadcast(&e->cv_pq_space);
+	pthread_mutex_unlock(&e->pmq);
+	if (e->pooler_started)
+		pthread_join(e->pooler, NULL);
+	e->pooler_started = false;
+}
+
+int tier_recall(struct tier_engine *e, const struct task *t)
+{
+	struct tier_object o;
+	struct flight *f;
+	bool leader;
+	int rc;
+
+	rc = e->ops->get(e->ctx, &t->oid, &o);
+	if (rc != 0)
+		return rc;
+	if (o.state != CAIRN_TIER_COLD)
+		return 0;       /* back already (a reader, another job) */
+	rc = flight_fetch(e, &t->oid, o.size, true, true, &f, &leader);
+	if (rc != 0)
+		return rc;
+	if (pool_submit(e, f, t->job, t->background, true))
+		return TIER_DEFERRED;
+	tier_flight_unlink(e, f);
+	tier_flight_put(e, f);
+	return cairn_error_set(CAIRN_ERETRY, "tiering is stopping");
+}
+
+/* ---- after a crash ---- */
+
+/* Whether the pool holds a complete, verified copy of o. */
+static bool pool_copy_good(struct tier_engine *e, const struct tier_object *o)
+{
+	uint64_t size = 0;
+
+	return cairn_pool_verify(e->pool, &o->oid, &size) == 0 && size == o->size;
+}
+
+/* Invariant (4): resolve one in-flight object from what is on disk. */
+static int recover_one(struct tier_engine *e, const struct tier_object *o)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	int to, rc;
+
+	cairn_oid_fmt(hex, &o->oid);
+	switch (o->state) {
+	case CAIRN_TIER_MIGRATING:
+		/* The S3 copy was never recorded as verified: start over. */
+		to = CAIRN_TIER_HOT;
+		break;
+	case CAIRN_TIER_RELEASING:
+	case CAIRN_TIER_RECALLING:
+		/* Both have a verified S3 copy (invariant 3). A whole pool copy
+		 * makes the object DUAL again; anything else goes, and it is
+		 * COLD. */
+		if (pool_copy_good(e, o)) {
+			to = CAIRN_TIER_DUAL;
+		} else {
+			rc = INVARIANT(3, o->s3.verified != 0, &o->oid);
+			if (rc != 0)
+				return rc;
+			rc = cairn_pool_unlink(e->pool, &o->oid);
+			if (rc != 0)
+				return rc;
+			to = CAIRN_TIER_COLD;
+		}
+		break;
+	default:
+		return 0;
+	}
+	rc = e->ops->transition(e->ctx, &o->oid, o->state, to, NULL);
+	if (rc != 0)
+		return rc;
+	log_warn(MOD, "object %s was %s when catalogd stopped: now %s", hex,
+	         cairn_tier_state_name(o->state), cairn_tier_state_name(to));
+	return 0;
+}
+
+int tier_recover(struct tier_engine *e)
+{
+	enum { PAGE = 256 };
+	struct tier_object *page = malloc(PAGE * sizeof(*page));
+	size_t n, total = 0, stuck = 0;
+	int rc = 0;
+
+	if (page == NULL)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	for (;;) {
+		size_t progress = 0;
+
+		rc = e->ops->in_flight(e->ctx, page, PAGE, &n);
+		if (rc != 0 || n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			char hex[CAIRN_OID_HEXLEN + 1];
+			if (recover_one(e, &page[i]) == 0) {
+				progress++;
+				continue;
+			}
+			/* Left as it is: in flight, so no move touches it, and
+			 * reads still find a copy (invariants 2 and 3). */
+			log_error(MOD, "object %s stays %s: %s", cairn_oid_fmt(hex, &page[i].oid),
+			          cairn_tier_state_name(page[i].state), cairn_error_msg());
+			stuck++;
+		}
+		total += progress;
+		if (progress == 0)
+			break;  /* only what cannot be resolved is left */
+	}
+	if (rc == 0 && total > 0)
+		log_info(MOD, "recovered %zu objects that were moving", total);
+	if (rc == 0 && stuck > 0)
+		log_error(MOD, "%zu objects could not be recovered; they are retried at "
+		          "the next start", stuck);
+	free(page);
+	if (rc != 0)
+		return cairn_error_prefix(rc, "tiering recovery");
+	return 0;
+}
