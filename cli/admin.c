@@ -283,20 +283,11 @@ static int audit_verify(struct cli *cli, int argc, char **argv)
 
 int cmd_audit(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_sub subs[] = {
+		{"list", NULL, "audit list", audit_list},
+		{"verify", NULL, "audit verify", audit_verify},
+	};
 
-	if (argc < 2)
-		return cli_usage(cli, audit_help, "missing subcommand");
-	sub = argv[1];
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
-		return cli_help(audit_help);
-	if (strcmp(sub, "list") == 0) {
-		cli->cmd = "audit list";
-		return audit_list(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "verify") == 0) {
-		cli->cmd = "audit verify";
-		return audit_verify(cli, argc - 1, argv + 1);
-	}
-	return cli_usage(cli, audit_help, "unknown subcommand '%s'", sub);
+	return cli_dispatch(cli, argc, argv, audit_help, "missing subcommand",
+	                    subs, sizeof(subs) / sizeof(subs[0]));
 }

@@ -54,6 +54,19 @@ int cli_usage(struct cli *cli, const char *help, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The whole help text on stdout; returns CLI_OK. */
 int cli_help(const char *help);
+
+/* One subcommand of a command group ("dataset list", "tier policy set"). */
+struct cli_sub {
+	const char *name;
+	const char *alias;      /* another accepted name, or NULL */
+	const char *cmd;        /* how messages name it: "dataset list" */
+	int (*fn)(struct cli *cli, int argc, char **argv);
+};
+/* Runs the subcommand named by argv[1] with argv shifted by one; answers
+ * -h/--help/help with `help`, and a missing or unknown name with a usage
+ * error (`missing` says what was expected). */
+int cli_dispatch(struct cli *cli, int argc, char **argv, const char *help,
+                 const char *missing, const struct cli_sub *subs, size_t nsubs);
 /* A getopt_long error (c is ':' or '?', getopt run with a leading ':'). */
 int cli_bad_option(struct cli *cli, const char *help, char **argv, int c);
 

@@ -316,31 +316,18 @@ out:
 
 int cmd_dataset(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_sub subs[] = {
+		{"create", NULL, "dataset create", dataset_create},
+		{"list", "ls", "dataset list", dataset_list},
+		{"show", NULL, "dataset show", dataset_show},
+	};
 
-	if (argc < 2)
-		return cli_usage(cli, dataset_help, "missing subcommand");
-	sub = argv[1];
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
-		return cli_help(dataset_help);
-	if (strcmp(sub, "--json") == 0 && argc >= 3) {
+	if (argc >= 3 && strcmp(argv[1], "--json") == 0) {
 		/* "cairn dataset --json list": the flag before the subcommand. */
 		cli->json = 1;
 		argv[1] = argv[2];
 		argv[2] = (char *)"--json";
-		sub = argv[1];
 	}
-	if (strcmp(sub, "create") == 0) {
-		cli->cmd = "dataset create";
-		return dataset_create(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0) {
-		cli->cmd = "dataset list";
-		return dataset_list(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "show") == 0) {
-		cli->cmd = "dataset show";
-		return dataset_show(cli, argc - 1, argv + 1);
-	}
-	return cli_usage(cli, dataset_help, "unknown subcommand '%s'", sub);
+	return cli_dispatch(cli, argc, argv, dataset_help, "missing subcommand",
+	                    subs, sizeof(subs) / sizeof(subs[0]));
 }

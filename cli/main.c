@@ -113,6 +113,26 @@ int cli_help(const char *help)
 	return CLI_OK;
 }
 
+int cli_dispatch(struct cli *cli, int argc, char **argv, const char *help,
+                 const char *missing, const struct cli_sub *subs, size_t nsubs)
+{
+	const char *sub;
+
+	if (argc < 2)
+		return cli_usage(cli, help, "%s", missing);
+	sub = argv[1];
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
+		return cli_help(help);
+	for (size_t i = 0; i < nsubs; i++) {
+		if (strcmp(sub, subs[i].name) == 0 ||
+		    (subs[i].alias && strcmp(sub, subs[i].alias) == 0)) {
+			cli->cmd = subs[i].cmd;
+			return subs[i].fn(cli, argc - 1, argv + 1);
+		}
+	}
+	return cli_usage(cli, help, "unknown subcommand '%s'", sub);
+}
+
 int cli_bad_option(struct cli *cli, const char *help, char **argv, int c)
 {
 	/* With opterr off, getopt leaves the culprit in optopt (short options)

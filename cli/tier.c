@@ -541,22 +541,13 @@ out:
 
 static int cmd_policy(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_sub subs[] = {
+		{"show", NULL, "tier policy show", policy_show},
+		{"set", NULL, "tier policy set", policy_set},
+	};
 
-	if (argc < 2)
-		return cli_usage(cli, policy_help, "missing subcommand (show or set)");
-	sub = argv[1];
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
-		return cli_help(policy_help);
-	if (strcmp(sub, "show") == 0) {
-		cli->cmd = "tier policy show";
-		return policy_show(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "set") == 0) {
-		cli->cmd = "tier policy set";
-		return policy_set(cli, argc - 1, argv + 1);
-	}
-	return cli_usage(cli, policy_help, "unknown subcommand '%s'", sub);
+	return cli_dispatch(cli, argc, argv, policy_help, "missing subcommand (show or set)",
+	                    subs, sizeof(subs) / sizeof(subs[0]));
 }
 
 /* ---- rule -------------------------------------------------------------- */
@@ -663,22 +654,13 @@ out:
 
 static int cmd_rule(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_sub subs[] = {
+		{"add", NULL, "tier rule add", rule_add},
+		{"rm", "remove", "tier rule rm", rule_rm},
+	};
 
-	if (argc < 2)
-		return cli_usage(cli, rule_help, "missing subcommand (add or rm)");
-	sub = argv[1];
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
-		return cli_help(rule_help);
-	if (strcmp(sub, "add") == 0) {
-		cli->cmd = "tier rule add";
-		return rule_add(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "rm") == 0 || strcmp(sub, "remove") == 0) {
-		cli->cmd = "tier rule rm";
-		return rule_rm(cli, argc - 1, argv + 1);
-	}
-	return cli_usage(cli, rule_help, "unknown subcommand '%s'", sub);
+	return cli_dispatch(cli, argc, argv, rule_help, "missing subcommand (add or rm)",
+	                    subs, sizeof(subs) / sizeof(subs[0]));
 }
 
 /* ---- run --------------------------------------------------------------- */
@@ -1108,46 +1090,30 @@ out:
 
 /* ---- Dispatch ---------------------------------------------------------- */
 
+static int tier_pin_cmd(struct cli *cli, int argc, char **argv)
+{
+	return tier_pin(cli, argc, argv, 1);
+}
+
+static int tier_unpin_cmd(struct cli *cli, int argc, char **argv)
+{
+	return tier_pin(cli, argc, argv, 0);
+}
+
 int cmd_tier(struct cli *cli, int argc, char **argv)
 {
-	const char *sub;
+	static const struct cli_sub subs[] = {
+		{"status", NULL, "tier status", tier_status},
+		{"policy", NULL, "tier policy", cmd_policy},
+		{"rule", "rules", "tier rule", cmd_rule},
+		{"run", NULL, "tier run", tier_run},
+		{"pin", NULL, "tier pin", tier_pin_cmd},
+		{"unpin", NULL, "tier unpin", tier_unpin_cmd},
+		{"recall", NULL, "tier recall", tier_recall},
+		{"job", NULL, "tier job", tier_job},
+		{"explain", NULL, "tier explain", tier_explain},
+	};
 
-	if (argc < 2)
-		return cli_usage(cli, tier_help, "missing subcommand");
-	sub = argv[1];
-	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0)
-		return cli_help(tier_help);
-	if (strcmp(sub, "status") == 0) {
-		cli->cmd = "tier status";
-		return tier_status(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "policy") == 0) {
-		cli->cmd = "tier policy";
-		return cmd_policy(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "rule") == 0 || strcmp(sub, "rules") == 0) {
-		cli->cmd = "tier rule";
-		return cmd_rule(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "run") == 0) {
-		cli->cmd = "tier run";
-		return tier_run(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "pin") == 0 || strcmp(sub, "unpin") == 0) {
-		cli->cmd = strcmp(sub, "pin") == 0 ? "tier pin" : "tier unpin";
-		return tier_pin(cli, argc - 1, argv + 1, strcmp(sub, "pin") == 0);
-	}
-	if (strcmp(sub, "recall") == 0) {
-		cli->cmd = "tier recall";
-		return tier_recall(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "job") == 0) {
-		cli->cmd = "tier job";
-		return tier_job(cli, argc - 1, argv + 1);
-	}
-	if (strcmp(sub, "explain") == 0) {
-		cli->cmd = "tier explain";
-		return tier_explain(cli, argc - 1, argv + 1);
-	}
-	return cli_usage(cli, tier_help, "unknown subcommand '%s'", sub);
+	return cli_dispatch(cli, argc, argv, tier_help, "missing subcommand",
+	                    subs, sizeof(subs) / sizeof(subs[0]));
 }
