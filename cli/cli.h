@@ -55,6 +55,11 @@ int cli_usage(struct cli *cli, const char *help, const char *fmt, ...)
 /* The whole help text on stdout; returns CLI_OK. */
 int cli_help(const char *help);
 
+/* The cursor of the next page of a listing by name ("next": NAME|null):
+ * malloc'd, or NULL at the end (an empty page ends it too, or a broken
+ * server could make us page forever). */
+char *cli_next_name(const json_t *res, const json_t *list);
+
 /* One subcommand of a command group ("dataset list", "tier policy set"). */
 struct cli_sub {
 	const char *name;

@@ -182,7 +182,7 @@ static int dataset_list(struct cli *cli, int argc, char **argv)
 	/* One page in memory at a time, printed before the next is asked for. */
 	for (;;) {
 		char path[1024];
-		json_t *res = NULL, *list, *next, *d;
+		json_t *res = NULL, *list, *d;
 		size_t i;
 
 		if (after) {
@@ -211,10 +211,7 @@ static int dataset_list(struct cli *cli, int argc, char **argv)
 		if (!cli->json)
 			cli_table_flush(&table, stdout);
 		free(after);
-		after = NULL;
-		next = json_object_get(res, "next");
-		if (json_is_string(next) && json_array_size(list) > 0)
-			after = strdup(json_string_value(next));
+		after = cli_next_name(res, list);
 		json_decref(res);
 		if (!after)
 			break;

@@ -113,6 +113,15 @@ int cli_help(const char *help)
 	return CLI_OK;
 }
 
+char *cli_next_name(const json_t *res, const json_t *list)
+{
+	const json_t *next = json_object_get(res, "next");
+
+	if (!json_is_string(next) || json_array_size(list) == 0)
+		return NULL;
+	return strdup(json_string_value(next));
+}
+
 int cli_dispatch(struct cli *cli, int argc, char **argv, const char *help,
                  const char *missing, const struct cli_sub *subs, size_t nsubs)
 {

@@ -451,7 +451,7 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 	}
 
 	for (;;) {
-		json_t *res = NULL, *list, *next, *e;
+		json_t *res = NULL, *list, *e;
 		char *path = NULL;
 		size_t i;
 		int n;
@@ -497,10 +497,7 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		if (!cli->json)
 			cli_table_flush(&table, stdout);
 		free(after);
-		after = NULL;
-		next = json_object_get(res, "next");
-		if (json_is_string(next) && json_array_size(list) > 0)
-			after = strdup(json_string_value(next));
+		after = cli_next_name(res, list);
 		json_decref(res);
 		if (!after)
 			break;
