@@ -556,18 +556,26 @@ int catalog_resolve(struct catalog *c, const struct cat_dataset *ds,
 		uint64_t s;
 		uint8_t key[16];
 		struct db_val v;
-		if (util_parse_u64(ref, &s) != 0 || s == 0)
-			return cairn_error_set(CAIRN_ENOTFOUND, "dataset '%s' has no "
-			                       "version %s", ds->name, ref);
-		rc = db_get(c->db, CF_VERSIONS, key, kv_u64u64_key(key, ds->id, s), &v);
-		if (rc == CAIRN_ENOTFOUND)
-			return cairn_error_set(CAIRN_ENOTFOUND, "dataset '%s' has no "
-			                       "version %s", ds->name, ref);
-		if (rc != 0)
+
+		rc = CAIRN_ENOTFOUND;
+		if (util_parse_u64(ref, &s) == 0 && s != 0)
+			rc = db_get(c->db, CF_VERSIONS, key, kv_u64u64_key(key, ds->id, s), &v);
+		if (rc == 0) {
+			db_val_free(&v);
+			*seq = s;
+			return 0;
+		}
+		if (rc != CAIRN_ENOTFOUND)
 			return rc;
-		db_val_free(&v);
-		*seq = s;
-		return 0;
+		/* No such sequence number. Six digits or more may still be a
+		 * digest prefix: about one prefix in a hundred is all digits. */
+		if (len >= 6 && len <= CAIRN_OID_HEXLEN) {
+			rc = resolve_digest(c, ds, ref, seq);
+			if (rc != CAIRN_ENOTFOUND)
+				return rc;
+		}
+		return cairn_error_set(CAIRN_ENOTFOUND, "dataset '%s' has no "
+		                       "version %s", ds->name, ref);
 	}
 	/* Before tags: a tag can never be called "latest" (cairn_tag_validate). */
 	if (strcmp(ref, "latest") == 0) {

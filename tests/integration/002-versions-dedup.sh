@@ -36,6 +36,21 @@ assert_eq "log order" "3 2 1 " "$seqs"
 # digest prefix resolves
 assert_eq "digest prefix" "1" "$(cairn show "cells@${d1:0:10}" --json | jq -r .seq)"
 
+# A digest prefix made only of digits is still a digest prefix when no
+# version has that number (about 1 digest in 16 starts with 6 digits).
+cairn dataset create digits >/dev/null
+mkdir -p "$T/d"
+found=
+for i in $(seq 1 300); do
+	echo "$i" >"$T/d/f"
+	out=$(cairn commit digits "$T/d")
+	d=${out#* }
+	if [[ ${d:0:6} =~ ^[0-9]{6}$ ]]; then found=${out%% *}; break; fi
+done
+[ -n "$found" ] || fail "no digest with six leading digits in 300 commits"
+assert_eq "all-digit digest prefix" "${found#digits@}" "$(cairn show "digits@${d:0:6}" --json | jq -r .seq)"
+expect_fail "an all-digit reference that is neither" cairn show digits@99999999
+
 # restart keeps everything
 stop_catalogd
 start_catalogd -o pool.chunk_size=256K
