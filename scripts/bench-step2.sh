@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# bench-step2.sh — cairn's step-2 benchmark: tiering against a real S3
+# server (s3rver), each measurement side by side with its baseline in the
+# same run against the same server. A benchmark, not a test: it stops when a
+# component fails, never because of a number.
+#
+#   scripts/bench-step2.sh [--runs N] [--quick] [--keep] [--build DIR] [--only LIST]
+#
+#   --runs N     runs per measurement; the table shows medians (default 3)
+#   --quick      smaller sizes: a 1 GiB migration set, a 256 MiB file to read
+#   --keep       keep the work dir's data after the run
+#   --build DIR  where catalogd, cairn, cairnfs and tests/cairn-s3probe were
+#                built (default $CAIRN_BUILD_DIR or ./build)
+#   --only LIST  comma-separated subset of: migrate,read,walk
+#                (migrate includes the recall measurement)
+#
+# Needs root (drops the page cache, mounts FUSE file systems). Everything
+# lives in one temp dir under $BENCH_DIR (default /var/tmp): s3rver's data,
+# catalogd's state and pool, the caches, the mount points. s3rver listens on
+# 127.0.0.1 on a port picked at run time, catalogd on a Unix socket in the
+# temp dir; every process is started here and stopped by PID, every mount is
+# unmounted on exit. The table is printed and written to
+# <temp dir>/bench-step2-results.md.
+#
+# Method:
+#  migrate  a fresh catalogd state per run and per verify level: commit the
+#           set (4 MiB objects), `cairn tier policy set min_idle=0`, then the
+#           time from `cairn tier run` until every object is DUAL and nothing
+#           moves. Baseline: cairn-s3probe bench put, the same count of
+#           objects of the same size, 4 requests in flight, through lib/s3.
+#  recall   the set released (every object COLD), page cache dropped, then
+#           `cairn tier recall NAME@1` (it waits for the job). Baseline:
+#           cairn-s3probe bench get of the objects it put (4 in flight, each
+#           checked against its id), page cache dropped first.
+#  read     one file, COLD, recall_on_read=no (so every run reads from S3):
+#           a fresh mount with an empty --cache-dir, page cache dropped, then
+#           dd bs=1M; warm = dd again on the same mount. s3fs-fuse and rclone
+#           mount read the same bytes, uploaded once under a plain key, with
+#           a fresh mount (and an empty cache dir) per run.
+#  ttfb     a fresh mount, empty cache, page cache dropped: open + read of
+#           the first 4 KiB of the cold file.
+#  walk     a 10,000-file version whose objects are all COLD: fresh mount,
+#           page cache dropped, `find DIR` and `find DIR -printf '%s %m %T@'`;
+#           the peers walk the same files uploaded as 10,000 keys.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TOOL=$ROOT/scripts/bench/benchtool.py
+TOOL2=$ROOT/scripts/bench/step2tool.py
+S3SERVER=$ROOT/scripts/s3-server.sh
+PY=python3
+
+RUNS=3
+QUICK=0
+KEEP=0
+BUILD=${CAIRN_BUILD_DIR:-$ROOT/build}
+ONLY=migrate,read,walk
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
+	--runs=*) RUNS=${1#*=}; shift ;;
+	--quick) QUICK=1; shift ;;
+	--keep) KEEP=1; shift ;;
+	--build) BUILD=${2:?--build needs a directory}; shift 2 ;;
+	--build=*) BUILD=${1#*=}; shift ;;
+	--only) ONLY=${2:?--only needs a list}; shift 2 ;;
+	--only=*) ONLY=${1#*=}; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "bench-step2: unknown argument '$1'" >&2; usage 2 >&2 ;;
+	esac
+done
+case $RUNS in ''|*[!0-9]*|0) echo "bench-step2: --runs takes a positive number" >&2; exit 2 ;; esac
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "bench-step2: no build directory" >&2; exit 2; }
+
+CAIRN=$BUILD/cli/cairn
+CATALOGD=$BUILD/catalogd/catalogd
+CAIRNFS=$BUILD/fusefs/cairnfs
+PROBE=$BUILD/tests/cairn-s3probe
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+
+[ "$(id -u)" -eq 0 ] || die "needs root: it drops the page cache and mounts FUSE file systems"
+for b in "$CAIRN" "$CATALOGD" "$CAIRNFS" "$PROBE"; do
+	[ -x "$b" ] || die "$b is missing: build first (cmake --build $BUILD)"
+done
+for c in fusermount3 mountpoint getfattr jq dd curl "$PY"; do
+	command -v "$c" >/dev/null || die "$c is not installed (scripts/setup.sh --no-build)"
+done
+
+# --- sizes --------------------------------------------------------------
+OBJ=$((4 * 1024 * 1024))
+if [ $QUICK = 1 ]; then
+	MIG_FILES=4 MIG_SIZE=256M MIG_LABEL="1 GiB (4 × 256 MiB files, 4 MiB objects)"
+	SEQ_SIZE=256M SEQ_LABEL="256 MiB"
+	NEED_GB=6
+else
+	MIG_FILES=8 MIG_SIZE=256M MIG_LABEL="2 GiB (8 × 256 MiB files, 4 MiB objects)"
+	SEQ_SIZE=1G SEQ_LABEL="1 GiB"
+	NEED_GB=12
+fi
+TREE_FILES=10000 TREE_DIRS=100
+TREE_LABEL="$TREE_FILES files of 1–8 KiB in $TREE_DIRS dirs"
+
+# --- work dir, processes, cleanup ---------------------------------------
+BASE=${BENCH_DIR:-/var/tmp}
+mkdir -p "$BASE"
+avail_kb=$(df -Pk "$BASE" | awk 'NR == 2 { print $4 }')
+[ "$avail_kb" -ge $((NEED_GB * 1024 * 1024)) ] ||
+	die "$BASE has $((avail_kb / 1024 / 1024)) GiB free, the run needs about $NEED_GB GiB (set BENCH_DIR)"
+W=$(mktemp -d "$BASE/cairn-bench2.XXXXXX")
+SOCK=$W/catalogd.sock
+SAMPLES=$W/samples.tsv
+RESULTS=$W/bench-step2-results.md
+export CAIRN_CATALOG=unix:$SOCK
+: >"$SAMPLES"
+
+S3_PID='' S3_PORT=''
+CATALOGD_PID=
+MOUNT_PID='' MOUNT_DIR=''
+SKIP_S3FS='' SKIP_RCLONE=''
+TIER_INFO="catalogd's defaults"
+
+write_report() {
+	local infos=(
+		--info "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+		--info "host=$(uname -n), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
+		--info "kernel=$(uname -r)"
+		--info "work_dir=$W ($(df -PT "$W" | awk 'NR == 2 { print $2 " on " $1 }'))"
+		--info "source=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' + local changes')"
+		--info "build=$BUILD ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true))"
+		--info "runs=$RUNS per measurement$([ $QUICK = 1 ] && echo ', --quick sizes')"
+		--info "s3=s3rver $(jq -r .version "$ROOT/tools/s3server/node_modules/s3rver/package.json" 2>/dev/null || echo '?') on 127.0.0.1, data on the same disk"
+		--info "tiering=$TIER_INFO"
+		--info "mig=$MIG_LABEL"
+		--info "seq=$SEQ_LABEL"
+		--info "tree=$TREE_LABEL"
+		--info "method_mig=fresh catalog per run and verify level; time from \`cairn tier run\` (min_idle=0) until every object is DUAL; baseline cairn-s3probe bench put (lib/s3, 4 in flight, same count and size)"
+		--info "method_recall=every object COLD, page cache dropped, \`cairn tier recall\` (waits for the job); baseline cairn-s3probe bench get (4 in flight, digest checked), page cache dropped"
+		--info "method_read=dd bs=1M; cold = fresh mount, empty cache dir, page cache dropped, objects COLD with recall_on_read=no; warm = dd again on the same mount"
+		--info "method_ttfb=open + read(4096) of that file, cold as above (includes the path lookup)"
+		--info "method_walk=fresh mount + drop_caches; find -printf '%s %m %T@' stats every entry"
+		--info "peers=s3fs $(s3fs --version 2>/dev/null | awk 'NR == 1 { print $NF }') (-o use_path_request_style), rclone $(rclone version 2>/dev/null | awk 'NR == 1 { print $2 }') mount (--read-only; vfs-cache-mode off and full)"
+	)
+	[ -n "$SKIP_S3FS" ] && infos+=(--info "skip_s3fs=$SKIP_S3FS")
+	[ -n "$SKIP_RCLONE" ] && infos+=(--info "skip_rclone=$SKIP_RCLONE")
+	$PY "$TOOL2" report "$SAMPLES" "$RESULTS" "${infos[@]}"
+}
+
+# unmount_peer — unmounts whatever mount_* mounted last, then waits for its
+# process (started here, by PID) to end.
+unmount_peer() {
+	if [ -n "$MOUNT_DIR" ] && mountpoint -q "$MOUNT_DIR" 2>/dev/null; then
+		fusermount3 -u "$MOUNT_DIR" 2>/dev/null || umount "$MOUNT_DIR" 2>/dev/null ||
+			umount -l "$MOUNT_DIR" 2>/dev/null || true
+	fi
+	if [ -n "$MOUNT_PID" ]; then
+		local _
+		for _ in $(seq 1 100); do
+			kill -0 "$MOUNT_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$MOUNT_PID" 2>/dev/null || true
+		wait "$MOUNT_PID" 2>/dev/null || true
+	fi
+	MOUNT_PID='' MOUNT_DIR=''
+}
+
+stop_catalogd() {
+	[ -n "$CATALOGD_PID" ] || return 0
+	local rc=0
+	kill -TERM "$CATALOGD_PID" 2>/dev/null || true
+	wait "$CATALOGD_PID" || rc=$?
+	CATALOGD_PID=
+	[ $rc -eq 0 ] || log "warning: catalogd exited with status $rc on SIGTERM"
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	unmount_peer
+	stop_catalogd
+	[ -n "$S3_PID" ] && "$S3SERVER" stop "$S3_PID"
+	if [ $rc -ne 0 ]; then
+		for f in catalogd.log cairnfs.log s3fs.log rclone.log s3rver.log; do
+			[ -s "$W/$f" ] || continue
+			echo "--- $W/$f (last 15 lines) ---" >&2
+			tail -n 15 "$W/$f" >&2
+		done
+		if [ -s "$SAMPLES" ]; then
+			log "partial results (the run stopped early):"
+			write_report
+		fi
+	fi
+	if [ $KEEP = 0 ]; then
+		rm -rf "${W:?}/src" "$W/s3data" "$W"/state-* "$W"/cache-* "$W/rclone-cache"
+		for d in "$W"/mnt-*; do
+			[ -d "$d" ] && ! mountpoint -q "$d" && rmdir "$d"
+		done
+	fi
+	[ -s "$RESULTS" ] && log "results: $RESULTS"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+rec() { printf '%s\t%s\n' "$1" "$2" >>"$SAMPLES"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.6f", b - a }'; }
+
+# timed METRIC CMD... — runs CMD once (stdout discarded), records its wall time.
+timed() {
+	local metric=$1 out rc=0
+	shift
+	out=$($PY "$TOOL" run --stdout /dev/null -- "$@") || rc=$?
+	[ $rc -eq 0 ] || die "$metric: '$*' failed with status $rc"
+	rec "$metric" "${out% *}"
+}
+
+api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }
+
+start_s3() {
+	local out
+	out=$("$S3SERVER" start "$W/s3data" --log "$W/s3rver.log") || die "cannot start s3rver"
+	read -r S3_PID S3_PORT <<<"$out"
+	[ -n "$S3_PORT" ] || die "no port from s3-server.sh ('$out')"
+	export CAIRN_S3_ENDPOINT=127.0.0.1:$S3_PORT CAIRN_S3_BUCKET=cairn \
+		CAIRN_S3_ACCESS_KEY=S3RVER CAIRN_S3_SECRET_KEY=S3RVER CAIRN_S3_PROTOCOL=http
+	log "s3rver pid $S3_PID on 127.0.0.1:$S3_PORT"
+}
+
+# start_catalogd STATE — with the S3 tier on; nothing moves by itself (each
+# move in this benchmark is a `cairn tier run`).
+start_catalogd() {
+	"$CATALOGD" -o catalog.state_dir="$1" -o catalog.socket="$SOCK" \
+		-o s3.endpoint="127.0.0.1:$S3_PORT" -o s3.bucket=cairn -o s3.protocol=http \
+		-o s3.access_key=S3RVER -o s3.secret_key=S3RVER \
+		-o tiering.min_idle=1d -o tiering.scan_interval=1h \
+		>>"$W/catalogd.log" 2>&1 &
+	CATALOGD_PID=$!
+	local _
+	for _ in $(seq 1 400); do
+		if [ -S "$SOCK" ] && "$CAIRN" status --json >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$CATALOGD_PID" 2>/dev/null || { CATALOGD_PID=; die "catalogd exited at start"; }
+		sleep 0.05
+	done
+	die "catalogd did not answer on $SOCK"
+}
+
+total_objects() { api /v1/status | jq -r .objects.count; }
+
+# wait_state STATE COUNT — until COUNT objects are in STATE, nothing moving.
+wait_state() {
+	$PY "$TOOL2" wait-tier "$SOCK" "$1" "$2" 900 >/dev/null || die "waiting for $2 objects $1"
+}
+
+# release_all COUNT — every pool copy released (objects COLD), then
+# watermarks that release nothing more.
+release_all() {
+	"$CAIRN" tier policy set high_watermark=1% low_watermark=0% >/dev/null
+	"$CAIRN" tier run >/dev/null
+	wait_state cold "$1"
+	"$CAIRN" tier policy set high_watermark=99% low_watermark=98% >/dev/null
+}
+
+wait_mount() {
+	local dir=$1 what=$2 _
+	for _ in $(seq 1 400); do
+		mountpoint -q "$dir" && return 0
+		kill -0 "$MOUNT_PID" 2>/dev/null || { MOUNT_PID=; return 1; }
+		sleep 0.05
+	done
+	log "$what did not mount $dir in 20 s"
+	return 1
+}
+
+# mount_cairnfs — fresh mount, empty cache dir.
+mount_cairnfs() {
+	MOUNT_DIR=$W/mnt-cairnfs
+	mkdir -p "$MOUNT_DIR"
+	rm -rf "$W/cache-cairnfs"
+	"$CAIRNFS" "$MOUNT_DIR" --catalog "unix:$SOCK" --cache-dir "$W/cache-cairnfs" -f \
+		>>"$W/cairnfs.log" 2>&1 &
+	MOUNT_PID=$!
+	wait_mount "$MOUNT_DIR" cairnfs || die "cairnfs did not mount"
+}
+
+mount_s3fs() {
+	MOUNT_DIR=$W/mnt-s3fs
+	mkdir -p "$MOUNT_DIR"
+	printf 'S3RVER:S3RVER\n' >"$W/s3fs.passwd"
+	chmod 600 "$W/s3fs.passwd"
+	s3fs cairn "$MOUNT_DIR" -f -o ro -o passwd_file="$W/s3fs.passwd" \
+		-o url="http://127.0.0.1:$S3_PORT" -o use_path_request_style \
+		>>"$W/s3fs.log" 2>&1 &
+	MOUNT_PID=$!
+	wait_mount "$MOUNT_DIR" s3fs
+}
+
+# mount_rclone MODE — rclone's configuration comes from the environment.
+# A CA bundle in AWS_CA_BUNDLE makes rclone 1.60 refuse to start
+# ("unsupported transport"); the endpoint is plain http, so it goes.
+mount_rclone() {
+	MOUNT_DIR=$W/mnt-rclone
+	mkdir -p "$MOUNT_DIR"
+	rm -rf "$W/rclone-cache"
+	RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
+	RCLONE_CONFIG_BENCH_ENDPOINT="http://127.0.0.1:$S3_PORT" \
+	RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=S3RVER \
+		env -u AWS_CA_BUNDLE rclone mount bench:cairn "$MOUNT_DIR" --read-only --config /dev/null \
+		--cache-dir "$W/rclone-cache" --vfs-cache-mode "$1" \
+		>>"$W/rclone.log" 2>&1 &
+	MOUNT_PID=$!
+	wait_mount "$MOUNT_DIR" rclone
+}
+
+log "work dir $W (runs: $RUNS$([ $QUICK = 1 ] && echo ', quick'))"
+"$S3SERVER" install
+start_s3
+
+# --- data ---------------------------------------------------------------
+SRC_MIG=$W/src/mig SRC_SEQ=$W/src/seq SRC_TREE=$W/src/tree
+if want migrate; then
+	log "generating the migration set: $MIG_LABEL"
+	$PY "$TOOL" gen-large "$SRC_MIG" "$MIG_FILES" "$MIG_SIZE"
+	rec mig.bytes "$(find "$SRC_MIG" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f", s }')"
+fi
+if want read || want walk; then
+	log "generating a $SEQ_LABEL file and $TREE_LABEL"
+	$PY "$TOOL" gen-large "$SRC_SEQ" 1 "$SEQ_SIZE"
+	mv "$SRC_SEQ/part-000.bin" "$SRC_SEQ/seq.bin"
+	rec seq.bytes "$(stat -c %s "$SRC_SEQ/seq.bin")"
+	$PY "$TOOL" gen-small "$SRC_TREE" "$TREE_FILES" "$TREE_DIRS" 1K 8K
+fi
+
+# --- 1. migration and recall against raw PUT / GET ----------------------
+if want migrate; then
+	MIG_OBJS=$(($(awk -F'\t' '$1 == "mig.bytes" { print $2 }' "$SAMPLES") / OBJ))
+	for r in $(seq 1 "$RUNS"); do
+		for v in readback checksum; do
+			log "migration run $r/$RUNS, verify=$v"
+			S=$W/state-mig-$v
+			rm -rf "$S"
+			start_catalogd "$S"
+			"$CAIRN" dataset create bench/mig >/dev/null
+			"$CAIRN" commit bench/mig "$SRC_MIG" >/dev/null
+			n=$(total_objects)
+			[ "$n" -ge "$MIG_OBJS" ] || die "bench/mig has $n objects, expected $MIG_OBJS of 4 MiB"
+			"$CAIRN" tier policy set min_idle=0 "verify=$v" >/dev/null
+			TIER_INFO=$("$CAIRN" tier policy show --json | jq -r '.effective | "concurrency \(.concurrency), bandwidth \(.bandwidth), chunk 4 MiB"')
+			sync
+			t0=$(now)
+			"$CAIRN" tier run >/dev/null
+			wait_state dual "$n"
+			rec "mig.$v.s" "$(since "$t0")"
+			st=$(api /v1/tier/status)
+			[ "$(jq .totals.migrated.objects <<<"$st")" = "$n" ] ||
+				die "migrated $(jq .totals.migrated.objects <<<"$st") objects, not $n"
+			if [ $v = readback ]; then
+				log "recall run $r/$RUNS"
+				release_all "$n"
+				drop_caches
+				timed recall.s "$CAIRN" tier recall bench/mig@1
+				[ "$("$CAIRN" show bench/mig@1 --json | jq -r '.tiers.dual.objects // 0')" = "$n" ] ||
+					die "after the recall not every object of bench/mig@1 is DUAL"
+			fi
+			stop_catalogd
+			rm -rf "$S"
+		done
+		log "raw PUT / GET run $r/$RUNS ($MIG_OBJS × 4 MiB, 4 in flight)"
+		out=$("$PROBE" bench put "$MIG_OBJS" "$OBJ" 4) || die "cairn-s3probe bench put failed"
+		rec raw.put.s "$(awk '{ print $5 }' <<<"$out")"
+		drop_caches
+		out=$("$PROBE" bench get "$MIG_OBJS" "$OBJ" 4) || die "cairn-s3probe bench get failed"
+		rec raw.get.s "$(awk '{ print $5 }' <<<"$out")"
+	done
+fi
+
+# --- the serving catalog: a cold file and a cold 10,000-file tree ----------
+if want read || want walk; then
+	S=$W/state-serve
+	start_catalogd "$S"
+	"$CAIRN" dataset create bench/seq >/dev/null
+	"$CAIRN" commit bench/seq "$SRC_SEQ" >/dev/null
+	"$CAIRN" dataset create bench/tree >/dev/null
+	"$CAIRN" commit bench/tree "$SRC_TREE" >/dev/null
+	n=$(total_objects)
+	log "migrating and releasing $n objects"
+	"$CAIRN" tier policy set min_idle=0 recall_on_read=no >/dev/null
+	"$CAIRN" tier run >/dev/null
+	wait_state dual "$n"
+	release_all "$n"
+	[ "$("$CAIRN" show bench/seq@1 --json | jq -r '.tiers.cold.objects // 0')" = \
+		"$("$CAIRN" show bench/seq@1 --json | jq -r .objects)" ] || die "bench/seq@1 is not all cold"
+	SEQ_OBJS=$("$CAIRN" show bench/seq@1 --json | jq -r .objects)
+
+	# The same bytes under plain keys for the peers.
+	log "uploading the file and the tree as plain keys for s3fs and rclone"
+	$PY "$TOOL2" put-file "127.0.0.1:$S3_PORT" cairn peer/seq.bin "$SRC_SEQ/seq.bin" ||
+		die "upload of peer/seq.bin failed"
+	[ "$($PY "$TOOL2" put-tree "127.0.0.1:$S3_PORT" cairn peer/tree "$SRC_TREE" 8)" = "$TREE_FILES" ] ||
+		die "upload of peer/tree failed"
+	command -v s3fs >/dev/null || SKIP_S3FS="s3fs not installed (apt-get install s3fs)"
+	command -v rclone >/dev/null || SKIP_RCLONE="rclone not installed (apt-get install rclone)"
+fi
+
+# peer_check NAME MOUNT-FN [ARGS] — mounts once to see whether the peer
+# serves the uploaded file; leaves the reason in WHY when it does not.
+WHY=
+peer_check() {
+	local fn=$2
+	shift 2
+	WHY=
+	if ! "$fn" "$@"; then
+		WHY="did not mount"
+	elif ! cmp -s -n 1048576 "$MOUNT_DIR/peer/seq.bin" "$SRC_SEQ/seq.bin"; then
+		WHY="mounted, but peer/seq.bin did not read back"
+	fi
+	unmount_peer
+}
+
+if want read || want walk; then
+	if [ -z "$SKIP_S3FS" ]; then
+		peer_check s3fs mount_s3fs
+		[ -z "$WHY" ] || { SKIP_S3FS="s3fs $WHY, see s3fs.log"; log "s3fs: $WHY"; }
+	fi
+	if [ -z "$SKIP_RCLONE" ]; then
+		peer_check rclone mount_rclone off
+		[ -z "$WHY" ] || { SKIP_RCLONE="rclone $WHY, see rclone.log"; log "rclone: $WHY"; }
+	fi
+fi
+
+# read_side NAME MOUNT-FN [ARGS] — ttfb, cold and warm dd of the file.
+read_side() {
+	local name=$1 fn=$2 f
+	shift 2
+	"$fn" "$@" || die "$name did not mount"
+	f=$MOUNT_DIR/peer/seq.bin
+	[ "$name" = cairn ] && f=$MOUNT_DIR/bench/seq/1/seq.bin
+	drop_caches
+	v=$($PY "$TOOL2" ttfb "$f") || die "ttfb through $name failed"
+	rec "ttfb.$name.s" "$v"
+	unmount_peer
+	"$fn" "$@" || die "$name did not mount"
+	drop_caches
+	timed "seq.$name.cold.s" dd if="$f" of=/dev/null bs=1M status=none
+	timed "seq.$name.warm.s" dd if="$f" of=/dev/null bs=1M status=none
+	cmp "$f" "$SRC_SEQ/seq.bin" || die "$f differs from its source"
+	unmount_peer
+}
+
+# --- 2. cold sequential reads and time to first byte ----------------------
+if want read; then
+	# The raw GET reads objects cairn-s3probe put; without the migrate step
+	# none are there yet.
+	if ! want migrate; then
+		"$PROBE" bench put "$SEQ_OBJS" "$OBJ" 4 >/dev/null || die "cairn-s3probe bench put failed"
+	fi
+	for r in $(seq 1 "$RUNS"); do
+		log "cold reads run $r/$RUNS ($SEQ_LABEL): cairnfs"
+		read_side cairn mount_cairnfs
+		[ "$("$CAIRN" show bench/seq@1 --json | jq -r '.tiers.cold.objects // 0')" = "$SEQ_OBJS" ] ||
+			die "bench/seq@1 is no longer all cold (recall_on_read=no)"
+		drop_caches
+		out=$("$PROBE" bench get "$SEQ_OBJS" "$OBJ" 4) || die "cairn-s3probe bench get failed"
+		rec raw.getseq.s "$(awk '{ print $5 }' <<<"$out")"
+		if [ -z "$SKIP_S3FS" ]; then
+			log "cold reads run $r/$RUNS: s3fs"
+			read_side s3fs mount_s3fs
+		fi
+		if [ -z "$SKIP_RCLONE" ]; then
+			log "cold reads run $r/$RUNS: rclone"
+			read_side rclone mount_rclone off
+			log "cold reads run $r/$RUNS: rclone --vfs-cache-mode full"
+			read_side rclonefull mount_rclone full
+		fi
+	done
+fi
+
+# --- 3. find / stat over 10,000 cold files --------------------------------
+STAT_FMT='%s %m %T@\n'
+walk_side() {
+	local name=$1 fn=$2 d
+	shift 2
+	"$fn" "$@" || die "$name did not mount"
+	d=$MOUNT_DIR/peer/tree
+	[ "$name" = cairn ] && d=$MOUNT_DIR/bench/tree/1
+	if [ "$name" != cairn ] && [ ! -d "$d" ]; then
+		# A peer that cannot list the uploaded tree: n/a in the table.
+		log "$name does not list $d (see $name.log); no walk for $name"
+		unmount_peer
+		return 0
+	fi
+	drop_caches
+	timed "stat.$name.cold.s" find "$d" -printf "$STAT_FMT"
+	local got
+	got=$(find "$d" -type f | wc -l)
+	[ "$got" = "$TREE_FILES" ] || die "$name lists $got files, not $TREE_FILES"
+	unmount_peer
+	"$fn" "$@" || die "$name did not mount"
+	drop_caches
+	timed "find.$name.cold.s" find "$d"
+	unmount_peer
+}
+if want walk; then
+	[ "$("$CAIRN" show bench/tree@1 --json | jq -r '.tiers.cold.objects // 0')" = \
+		"$("$CAIRN" show bench/tree@1 --json | jq -r .objects)" ] || die "bench/tree@1 is not all cold"
+	for r in $(seq 1 "$RUNS"); do
+		log "walk run $r/$RUNS ($TREE_FILES cold files): cairnfs"
+		walk_side cairn mount_cairnfs
+		if [ -z "$SKIP_S3FS" ]; then
+			log "walk run $r/$RUNS: s3fs"
+			walk_side s3fs mount_s3fs
+		fi
+		if [ -z "$SKIP_RCLONE" ]; then
+			log "walk run $r/$RUNS: rclone"
+			walk_side rclone mount_rclone off
+		fi
+	done
+fi
+stop_catalogd
+
+write_report
