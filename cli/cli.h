@@ -52,6 +52,11 @@ int cli_failf(struct cli *cli, const char *fmt, ...)
  * line) on stderr; returns CLI_USAGE. */
 int cli_usage(struct cli *cli, const char *help, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The single operand a command takes after its options (argv[optind]):
+ * CLI_OK with *out set, or CLI_USAGE naming what is missing or extra. */
+int cli_one_operand(struct cli *cli, int argc, char **argv, const char *help,
+                    const char *what, const char **out);
+
 /* The whole help text on stdout; returns CLI_OK. */
 int cli_help(const char *help);
 

@@ -247,11 +247,9 @@ static int dataset_show(struct cli *cli, int argc, char **argv)
 		default: return cli_bad_option(cli, show_help, argv, opt);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage(cli, show_help, "missing NAME");
-	if (optind + 1 < argc)
-		return cli_usage(cli, show_help, "unexpected argument '%s'", argv[optind + 1]);
-	name = argv[optind];
+	rc = cli_one_operand(cli, argc, argv, show_help, "NAME", &name);
+	if (rc != CLI_OK)
+		return rc;
 	if (cairn_dataset_name_validate(name) < 0)
 		return cli_invalid(cli);
 	if (cairn_dataset_path(path, sizeof(path), name) < 0)

@@ -107,6 +107,17 @@ int cli_usage(struct cli *cli, const char *help, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+int cli_one_operand(struct cli *cli, int argc, char **argv, const char *help,
+                    const char *what, const char **out)
+{
+	if (optind >= argc)
+		return cli_usage(cli, help, "missing %s", what);
+	if (optind + 1 < argc)
+		return cli_usage(cli, help, "unexpected argument '%s'", argv[optind + 1]);
+	*out = argv[optind];
+	return CLI_OK;
+}
+
 int cli_help(const char *help)
 {
 	fputs(help, stdout);

@@ -615,6 +615,7 @@ out:
 
 static int rule_rm(struct cli *cli, int argc, char **argv)
 {
+	const char *operand;
 	char *esc = NULL, *path = NULL;
 	cairn_client *c;
 	int rc, done;
@@ -622,13 +623,12 @@ static int rule_rm(struct cli *cli, int argc, char **argv)
 	rc = common_opts(&done, cli, rule_help, argc, argv);
 	if (done)
 		return rc;
-	if (optind >= argc)
-		return cli_usage(cli, rule_help, "missing MATCH");
-	if (optind + 1 < argc)
-		return cli_usage(cli, rule_help, "unexpected argument '%s'", argv[optind + 1]);
-	if (rule_match(argv[optind]) < 0)
+	rc = cli_one_operand(cli, argc, argv, rule_help, "MATCH", &operand);
+	if (rc != CLI_OK)
+		return rc;
+	if (rule_match(operand) < 0)
 		return cli_invalid(cli);
-	esc = cairn_url_escape(argv[optind]);
+	esc = cairn_url_escape(operand);
 	if (!esc || asprintf(&path, "/v1/tier/rules?match=%s", esc) < 0) {
 		path = NULL;
 		rc = cli_failf(cli, "out of memory");
@@ -639,12 +639,12 @@ static int rule_rm(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->json) {
-		json_t *j = json_pack("{s:s,s:b}", "match", argv[optind], "removed", 1);
+		json_t *j = json_pack("{s:s,s:b}", "match", operand, "removed", 1);
 
 		cli_json_print(j);
 		json_decref(j);
 	} else {
-		printf("rule %s removed\n", argv[optind]);
+		printf("rule %s removed\n", operand);
 	}
 out:
 	free(path);
@@ -760,6 +760,7 @@ out:
 
 static int tier_pin(struct cli *cli, int argc, char **argv, int pin)
 {
+	const char *operand;
 	char seq[32], path[1024];
 	char *name = NULL, *ver = NULL;
 	cairn_client *c;
@@ -768,11 +769,10 @@ static int tier_pin(struct cli *cli, int argc, char **argv, int pin)
 	rc = common_opts(&done, cli, pin_help, argc, argv);
 	if (done)
 		return rc;
-	if (optind >= argc)
-		return cli_usage(cli, pin_help, "missing NAME[@V]");
-	if (optind + 1 < argc)
-		return cli_usage(cli, pin_help, "unexpected argument '%s'", argv[optind + 1]);
-	if (cli_ref_parse(&name, &ver, argv[optind]) < 0)
+	rc = cli_one_operand(cli, argc, argv, pin_help, "NAME[@V]", &operand);
+	if (rc != CLI_OK)
+		return rc;
+	if (cli_ref_parse(&name, &ver, operand) < 0)
 		return cli_invalid(cli);
 	if (cli_client(cli, &c) < 0 || cli_resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
 	    cli_version_path(path, sizeof(path), name, seq, "/pin") < 0 ||
@@ -898,6 +898,7 @@ static int job_result(struct cli *cli, const json_t *j, const char *what, double
 
 static int tier_recall(struct cli *cli, int argc, char **argv)
 {
+	const char *operand;
 	enum { OPT_NOWAIT = 0x200 };
 	static const struct option opts[] = {
 		CLI_COMMON_OPTIONS, {"no-wait", no_argument, NULL, OPT_NOWAIT}, {0, 0, 0, 0}};
@@ -917,11 +918,10 @@ static int tier_recall(struct cli *cli, int argc, char **argv)
 		default: return cli_bad_option(cli, recall_help, argv, opt);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage(cli, recall_help, "missing NAME[@V]");
-	if (optind + 1 < argc)
-		return cli_usage(cli, recall_help, "unexpected argument '%s'", argv[optind + 1]);
-	if (cli_ref_parse(&name, &ver, argv[optind]) < 0)
+	rc = cli_one_operand(cli, argc, argv, recall_help, "NAME[@V]", &operand);
+	if (rc != CLI_OK)
+		return rc;
+	if (cli_ref_parse(&name, &ver, operand) < 0)
 		return cli_invalid(cli);
 	t0 = now_s();
 	if (cli_client(cli, &c) < 0 || cli_resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
@@ -977,11 +977,9 @@ static int tier_job(struct cli *cli, int argc, char **argv)
 		default: return cli_bad_option(cli, job_help, argv, opt);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage(cli, job_help, "missing ID");
-	if (optind + 1 < argc)
-		return cli_usage(cli, job_help, "unexpected argument '%s'", argv[optind + 1]);
-	id = argv[optind];
+	rc = cli_one_operand(cli, argc, argv, job_help, "ID", &id);
+	if (rc != CLI_OK)
+		return rc;
 	if (!*id || strlen(id) > 40 || strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(id))
 		return cli_usage(cli, job_help, "'%s' is not a job id", id);
 	snprintf(what, sizeof(what), "job %s", id);

@@ -162,11 +162,9 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 		default: return cli_bad_option(cli, log_help, argv, opt);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage(cli, log_help, "missing NAME");
-	if (optind + 1 < argc)
-		return cli_usage(cli, log_help, "unexpected argument '%s'", argv[optind + 1]);
-	name = argv[optind];
+	rc = cli_one_operand(cli, argc, argv, log_help, "NAME", &name);
+	if (rc != CLI_OK)
+		return rc;
 	if (cairn_dataset_name_validate(name) < 0 ||
 	    cairn_dataset_path(base, sizeof(base), name) < 0)
 		return cli_invalid(cli);
@@ -333,6 +331,7 @@ static void show_version(const json_t *v)
 
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
+	const char *operand;
 	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
 	char path[1024];
 	char *name = NULL, *ver = NULL;
@@ -348,11 +347,10 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		default: return cli_bad_option(cli, show_help, argv, opt);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage(cli, show_help, "missing NAME[@V]");
-	if (optind + 1 < argc)
-		return cli_usage(cli, show_help, "unexpected argument '%s'", argv[optind + 1]);
-	if (cli_ref_parse(&name, &ver, argv[optind]) < 0)
+	rc = cli_one_operand(cli, argc, argv, show_help, "NAME[@V]", &operand);
+	if (rc != CLI_OK)
+		return rc;
+	if (cli_ref_parse(&name, &ver, operand) < 0)
 		return cli_invalid(cli);
 	if (cli_version_path(path, sizeof(path), name, ver, NULL) < 0) {
 		rc = cli_invalid(cli);
