@@ -299,6 +299,24 @@ static int parse_body(const struct buf *body, json_t **out)
 	return 0;
 }
 
+/* The outcome of a request whose answer is JSON: the size cap, transport
+ * and HTTP errors, then the body parsed into *out. */
+static int finish_json(cairn_client *c, CURLcode cc, const struct buf *resp,
+                       const char *method, const char *path, json_t **out)
+{
+	long status;
+	int rc;
+
+	if (resp->overflow)
+		return cairn_error_set(CAIRN_ETOOBIG,
+		                       "response from catalogd to %s %s is larger than %u MiB",
+		                       method, path, RESPONSE_MAX >> 20);
+	rc = finish(c, cc, resp, &status);
+	if (rc)
+		return rc;
+	return parse_body(resp, out);
+}
+
 int cairn_client_json(cairn_client *c, const char *method, const char *path,
                       json_t *body, json_t **out)
 {
@@ -306,7 +324,6 @@ int cairn_client_json(cairn_client *c, const char *method, const char *path,
 	struct buf resp = { .max = RESPONSE_MAX };
 	char *text = NULL;
 	CURLcode cc;
-	long status;
 	int rc;
 
 	if (out)
@@ -343,16 +360,7 @@ int cairn_client_json(cairn_client *c, const char *method, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp);
 
 	cc = curl_easy_perform(c->curl);
-	if (resp.overflow) {
-		rc = cairn_error_set(CAIRN_ETOOBIG,
-		                     "response from catalogd to %s %s is larger than %u MiB",
-		                     method, path, RESPONSE_MAX >> 20);
-		goto out;
-	}
-	rc = finish(c, cc, &resp, &status);
-	if (rc)
-		goto out;
-	rc = parse_body(&resp, out);
+	rc = finish_json(c, cc, &resp, method, path, out);
 out:
 	curl_slist_free_all(headers);
 	free(text);
@@ -394,7 +402,6 @@ int cairn_client_upload(cairn_client *c, const char *method, const char *path,
 	struct upload_ctx u = { .source = source, .ctx = ctx };
 	char ct[256];
 	CURLcode cc;
-	long status;
 	int rc;
 
 	if (out)
@@ -433,16 +440,7 @@ int cairn_client_upload(cairn_client *c, const char *method, const char *path,
 		rc = u.aborted;
 		goto out;
 	}
-	if (resp.overflow) {
-		rc = cairn_error_set(CAIRN_ETOOBIG,
-		                     "response from catalogd to %s %s is larger than %u MiB",
-		                     method, path, RESPONSE_MAX >> 20);
-		goto out;
-	}
-	rc = finish(c, cc, &resp, &status);
-	if (rc)
-		goto out;
-	rc = parse_body(&resp, out);
+	rc = finish_json(c, cc, &resp, method, path, out);
 out:
 	curl_slist_free_all(headers);
 	free(resp.data);
