@@ -362,44 +362,67 @@ out:
 
 /* ---- versions ---- */
 
-/* {"<seq>": ["tag", ...]} for the dataset's tags. Tags are keyed by name,
- * not by version, so a version's tags come from one scan of its dataset's
- * (few) tags; a listing builds this map once for the whole page. */
-static int tag_map(struct catalog *c, const struct cat_dataset *ds, json_t **out)
+/* Calls fn(ctx, tag, seq) for every tag of ds (at most API_TAG_SCAN_MAX
+ * keys), in name order; fn's non-zero value stops the walk and is returned. */
+static int tags_foreach(struct catalog *c, const struct cat_dataset *ds,
+                        int (*fn)(void *ctx, const char *tag, uint64_t seq), void *ctx)
 {
 	struct db_iter *it = NULL;
 	uint8_t lo[8], hi[8];
 	size_t seen = 0;
-	json_t *map = json_object();
 	int rc;
 
-	*out = NULL;
 	kv_put64(lo, ds->id);
 	kv_put64(hi, ds->id + 1);
 	rc = db_iter_new(&it, c->db, CF_TAGS, lo, 8, hi, 8);
 	if (rc != 0)
-		goto out;
+		return rc;
 	for (db_iter_seek_first(it); db_iter_valid(it) && seen < API_TAG_SCAN_MAX;
 	     db_iter_next(it), seen++) {
 		size_t klen, vlen;
 		const char *k = db_iter_key(it, &klen);
 		const char *v = db_iter_value(it, &vlen);
-		char seqs[24];
+		char tag[CAIRN_TAG_MAX + 1];
 
-		if (klen <= 8 || vlen != 9)
+		if (klen <= 8 || klen - 8 > CAIRN_TAG_MAX || vlen != 9)
 			continue;
-		snprintf(seqs, sizeof(seqs), "%llu",
-		         (unsigned long long)kv_get64((const uint8_t *)v + 1));
-		json_t *arr = json_object_get(map, seqs);
-		if (arr == NULL) {
-			arr = json_array();
-			json_object_set_new(map, seqs, arr);
-		}
-		json_array_append_new(arr, json_stringn(k + 8, klen - 8));
+		memcpy(tag, k + 8, klen - 8);
+		tag[klen - 8] = '\0';
+		rc = fn(ctx, tag, kv_get64((const uint8_t *)v + 1));
+		if (rc != 0)
+			break;
 	}
-	rc = db_iter_status(it);
-out:
+	if (rc == 0)
+		rc = db_iter_status(it);
 	db_iter_free(it);
+	return rc;
+}
+
+static int tag_map_add(void *ctx, const char *tag, uint64_t seq)
+{
+	json_t *map = ctx, *arr;
+	char seqs[24];
+
+	snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)seq);
+	arr = json_object_get(map, seqs);
+	if (arr == NULL) {
+		arr = json_array();
+		json_object_set_new(map, seqs, arr);
+	}
+	json_array_append_new(arr, json_string(tag));
+	return 0;
+}
+
+/* {"<seq>": ["tag", ...]} for the dataset's tags. Tags are keyed by name,
+ * not by version, so a version's tags come from one scan of its dataset's
+ * (few) tags; a listing builds this map once for the whole page. */
+static int tag_map(struct catalog *c, const struct cat_dataset *ds, json_t **out)
+{
+	json_t *map = json_object();
+	int rc;
+
+	*out = NULL;
+	rc = tags_foreach(c, ds, tag_map_add, map);
 	if (rc != 0) {
 		json_decref(map);
 		return rc;
@@ -618,46 +641,36 @@ static json_t *tag_view(const char *tag, const struct cat_version *v)
 	                 "digest", json_object_get(v->rec, "digest"));
 }
 
+struct tag_list_ctx {
+	struct catalog *c;
+	const struct cat_dataset *ds;
+	json_t *list;
+};
+
+static int tag_list_add(void *ctx, const char *tag, uint64_t seq)
+{
+	struct tag_list_ctx *t = ctx;
+	struct cat_version ver;
+	int rc = catalog_version_get(t->c, t->ds, seq, &ver);
+
+	if (rc != 0)
+		return rc;
+	json_array_append_new(t->list, tag_view(tag, &ver));
+	catalog_version_free(&ver);
+	return 0;
+}
+
 static void tag_list(struct catalog *c, struct http_req *r, const struct cat_dataset *ds)
 {
-	struct db_iter *it = NULL;
-	uint8_t lo[8], hi[8];
-	json_t *list = json_array();
-	size_t seen = 0;
-	int rc;
+	struct tag_list_ctx t = { c, ds, json_array() };
+	int rc = tags_foreach(c, ds, tag_list_add, &t);
 
-	kv_put64(lo, ds->id);
-	kv_put64(hi, ds->id + 1);
-	rc = db_iter_new(&it, c->db, CF_TAGS, lo, 8, hi, 8);
-	if (rc != 0)
-		goto out;
-	for (db_iter_seek_first(it); db_iter_valid(it) && seen < API_TAG_SCAN_MAX;
-	     db_iter_next(it), seen++) {
-		size_t klen, vlen;
-		const char *k = db_iter_key(it, &klen);
-		const char *v = db_iter_value(it, &vlen);
-		char tag[CAIRN_TAG_MAX + 1];
-		struct cat_version ver;
-
-		if (klen <= 8 || klen - 8 > CAIRN_TAG_MAX || vlen != 9)
-			continue;
-		memcpy(tag, k + 8, klen - 8);
-		tag[klen - 8] = '\0';
-		rc = catalog_version_get(c, ds, kv_get64((const uint8_t *)v + 1), &ver);
-		if (rc != 0)
-			goto out;
-		json_array_append_new(list, tag_view(tag, &ver));
-		catalog_version_free(&ver);
-	}
-	rc = db_iter_status(it);
-out:
-	db_iter_free(it);
 	if (rc != 0) {
-		json_decref(list);
+		json_decref(t.list);
 		http_respond_current_error(r, rc);
 		return;
 	}
-	http_respond_json(r, 200, json_pack("{s:o}", "tags", list));
+	http_respond_json(r, 200, json_pack("{s:o}", "tags", t.list));
 }
 
 struct tag_put {
