@@ -57,6 +57,7 @@ int api_limit(const struct http_req *r, size_t *out)
 	uint64_t v = API_LIMIT_DEFAULT;
 	int rc = api_query_u64(r, "limit", &v);
 
+	*out = API_LIMIT_DEFAULT;
 	if (rc != 0)
 		return rc;
 	if (v == 0)

@@ -135,6 +135,28 @@ void http_respond_buffer(struct http_req *r, int status, const char *ctype,
 	queue(r, status, resp);
 }
 
+void http_respond_view(struct http_req *r, int status, const char *ctype,
+                       const void *data, size_t len, void (*done)(void *ctx),
+                       void *ctx)
+{
+	struct MHD_Response *resp;
+
+	if (r->responded) {
+		done(ctx);
+		return;
+	}
+	/* MHD only reads the buffer: the cast drops no promise of ours. */
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		len, (void *)(uintptr_t)data, done, ctx);
+	if (resp == NULL) {
+		done(ctx);
+		http_respond_error(r, CAIRN_ENOMEM, "cannot create a response");
+		return;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	queue(r, status, resp);
+}
+
 void http_respond_error(struct http_req *r, int code, const char *msg)
 {
 	int status = cairn_error_to_http(code);

@@ -87,6 +87,13 @@ void http_respond_empty(struct http_req *r, int status);
 void http_respond_buffer(struct http_req *r, int status, const char *ctype,
                          void *buf, size_t len);
 
+/* A body of len bytes at data, sent from where it is (no copy); done(ctx)
+ * runs once the response is finished with, or at once when it cannot be
+ * created. */
+void http_respond_view(struct http_req *r, int status, const char *ctype,
+                       const void *data, size_t len, void (*done)(void *ctx),
+                       void *ctx);
+
 /* A streamed body of `size` bytes (UINT64_MAX: unknown, chunked). The reader
  * fills buf with up to max bytes at offset pos and returns how many, 0 at
  * the end, or -1 to abort the response (the client sees a cut-off body).

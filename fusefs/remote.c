@@ -82,6 +82,7 @@ int cfs_remote_client(cairn_client **out)
 	cairn_client *c;
 	int rc;
 
+	*out = NULL;
 	pthread_once(&key_once, key_init);
 	c = pthread_getspecific(client_key);
 	if (!c) {
@@ -174,10 +175,10 @@ static int get_int_opt(json_t *obj, const char *field, int64_t min, int64_t max,
 {
 	json_t *v = json_object_get(obj, field);
 
-	if (!v || json_is_null(v)) {
-		*out = def;
+	/* Absent, null or bad, the default stands. */
+	*out = def;
+	if (!v || json_is_null(v))
 		return 0;
-	}
 	return get_int(obj, field, min, max, out);
 }
 
