@@ -1,6 +1,7 @@
 # lib.sh — shared by the integration scenarios. Each scenario sources this,
 # gets its own temp dir ($T) and process group, and leaves nothing behind:
 # everything it starts is stopped by PID, everything it mounts is unmounted.
+# KEEP_T=1 keeps the temp dir (logs, state, S3 data) for a look afterwards.
 set -euo pipefail
 
 BUILD=${CAIRN_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
@@ -44,7 +45,7 @@ cleanup() {
 		echo "--- cairnfs.log (last 40 lines) ---" >&2
 		tail -n 40 "$T/cairnfs.log" >&2
 	fi
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] || rm -rf "$T"
 	exit $rc
 }
 trap cleanup EXIT
