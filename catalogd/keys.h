@@ -70,6 +70,13 @@
  *                    Every distinct object of a version: its object count,
  *                    its tier breakdown, and what tiering walks.
  *   objects       oid(16)                 -> object value (below)
+ *   blocks        oid(16)                 -> fmt | log2 u8 | digest u64 x n
+ *                    The XXH3-64 digest of each 2^log2-byte block of an
+ *                    object larger than one block (lib/oid.h), recorded in
+ *                    the batch that makes it DUAL. Derived from the bytes,
+ *                    so never stale: kept whatever the object's state.
+ *                    Objects without one (copied to S3 before schema 3)
+ *                    are fetched and checked whole.
  *   objrefs       oid(16) vid(8)          -> fmt
  *                    The vobjs keys reversed: which versions hold an
  *                    object (tiering's pins and rules). Written with the
@@ -117,9 +124,12 @@
  *                  (catalog.c): objrefs and counts are built from vobjs and
  *                  objects, then the stamp moves to 2; V1 object values are
  *                  read as they are and rewritten as V2 when next changed.
+ *   3  2026-11-21  the blocks CF (block digests for range reads of cold
+ *                  objects). A schema 2 catalog is stamped 3 at open:
+ *                  nothing to rewrite, its S3 copies are read whole.
  * A catalog stamped with a newer schema is refused at open; an older one
  * is migrated by code keyed on these numbers. */
-#define CAIRN_SCHEMA_VERSION 2
+#define CAIRN_SCHEMA_VERSION 3
 
 /* Value format bytes. */
 #define KV_FMT_V1    0x01   /* binary layout, first version */
@@ -151,6 +161,7 @@ enum kv_cf {
 	CF_AUDIT,
 	CF_AUDIT_TIME,
 	CF_OBJREFS,
+	CF_BLOCKS,
 	CF_COUNT
 };
 
@@ -175,6 +186,7 @@ static inline const char *kv_cf_name(int cf)
 	case CF_AUDIT:        return "audit";
 	case CF_AUDIT_TIME:   return "audit_time";
 	case CF_OBJREFS:      return "objrefs";
+	case CF_BLOCKS:       return "blocks";
 	}
 	return NULL;
 }

@@ -306,6 +306,155 @@ void objects_get(struct catalog *c, struct http_req *r, const char *id)
 	objects_serve(c, r, &src, offset, length);
 }
 
+/* ---- GET /v1/objects/{id}/blocks ---- */
+
+#define BLOCKS_MAGIC "CBK1"
+#define BLOCKS_HDR 16           /* magic | log2 u8 | 3 zero | first u32 | n u32 */
+#define BLOCKS_MAX_BYTES (16u << 20)
+
+/* The object's block digests (keys.h, blocks CF): *n of them, malloc'd. */
+static int blocks_get(struct catalog *c, const cairn_oid *oid, uint64_t size,
+                      unsigned *log2, uint64_t **out, uint64_t *n)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	struct db_val v;
+	int rc;
+
+	cairn_oid_fmt(hex, oid);
+	rc = db_get(c->db, CF_BLOCKS, oid->b, CAIRN_OID_LEN, &v);
+	if (rc == CAIRN_ENOTFOUND)
+		return cairn_error_set(CAIRN_ENOTFOUND, "object %s has no block digests; "
+		                       "read it whole", hex);
+	if (rc != 0)
+		return rc;
+	rc = cairn_error_set(CAIRN_ECORRUPT, "the block digests of %s are unreadable", hex);
+	if (v.len >= 2 && (uint8_t)v.data[0] == KV_FMT_V1 && (uint8_t)v.data[1] >= 9 &&
+	    (uint8_t)v.data[1] <= 30) {
+		*log2 = (uint8_t)v.data[1];
+		*n = cairn_block_count(size, *log2);
+		if ((v.len - 2) % 8 == 0 && (v.len - 2) / 8 == *n) {
+			*out = malloc((size_t)*n * 8);
+			if (*out == NULL) {
+				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			} else {
+				for (uint64_t i = 0; i < *n; i++)
+					(*out)[i] = kv_get64((const uint8_t *)v.data + 2 + 8 * i);
+				cairn_error_clear();
+				rc = 0;
+			}
+		}
+	}
+	db_val_free(&v);
+	return rc;
+}
+
+/* Blocks [a, a + len) of the pool copy, each checked; CAIRN_ENOTFOUND or
+ * CAIRN_ECORRUPT send the reader to S3. */
+static int blocks_from_pool(struct catalog *c, const cairn_oid *oid, uint64_t a,
+                            uint8_t *buf, size_t len, unsigned log2, const uint64_t *d)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	size_t nread = 0, bs = (size_t)1 << log2;
+	int rc;
+
+	rc = cairn_store_get_range(cairn_pool_store(c->pool), oid, a, buf, len, &nread);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i * bs < len; i++) {
+		size_t n = len - i * bs < bs ? len - i * bs : bs;
+		if (nread != len || cairn_block_digest(buf + i * bs, n) != d[i]) {
+			log_error(MOD, "object %s in the pool does not match its block digests "
+			          "at %llu; not serving it", cairn_oid_fmt(hex, oid),
+			          (unsigned long long)a);
+			return CAIRN_ECORRUPT;
+		}
+	}
+	return 0;
+}
+
+/* The blocks that cover [offset, offset + length) of one object, each
+ * checked against its digest, after a header that gives the digests so
+ * that the client checks them again (docs/API.md). From the pool when it
+ * holds the object, else one range GET of the S3 copy: what a reader
+ * waits for when it opens a cold file is that range, not the object. */
+void objects_blocks(struct catalog *c, struct http_req *r, const char *id)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	uint64_t offset = 0, length = UINT64_MAX, *d = NULL, n = 0, first, last, a, b;
+	struct kv_object o;
+	uint8_t *out = NULL;
+	unsigned log2 = 0;
+	cairn_oid oid;
+	size_t len;
+	int rc;
+
+	if ((rc = parse_id(id, &oid)) != 0 ||
+	    (rc = api_query_u64(r, "offset", &offset)) != 0 ||
+	    (rc = api_query_u64(r, "length", &length)) != 0 ||
+	    (rc = catalog_object_get(c, &oid, &o)) != 0)
+		goto fail;
+	cairn_oid_fmt(hex, &oid);
+	if (offset >= o.size || length == 0) {
+		rc = cairn_error_set(CAIRN_EINVAL, "range %llu+%llu is outside object %s "
+		                     "(%llu bytes)", (unsigned long long)offset,
+		                     (unsigned long long)length, hex, (unsigned long long)o.size);
+		goto fail;
+	}
+	if (length > BLOCKS_MAX_BYTES)
+		length = BLOCKS_MAX_BYTES;
+	rc = blocks_get(c, &oid, o.size, &log2, &d, &n);
+	if (rc != 0)
+		goto fail;
+	first = offset >> log2;
+	last = ((length > o.size - offset ? o.size : offset + length) - 1) >> log2;
+	a = first << log2;
+	b = (last + 1) << log2;
+	if (b > o.size)
+		b = o.size;
+	len = (size_t)(b - a);
+	out = malloc(BLOCKS_HDR + 8 * (size_t)(last - first + 1) + len);
+	if (out == NULL) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto fail;
+	}
+	memcpy(out, BLOCKS_MAGIC, 4);
+	out[4] = (uint8_t)log2;
+	out[5] = out[6] = out[7] = 0;
+	kv_put32(out + 8, (uint32_t)first);
+	kv_put32(out + 12, (uint32_t)(last - first + 1));
+	for (uint64_t i = first; i <= last; i++)
+		kv_put64(out + BLOCKS_HDR + 8 * (i - first), d[i]);
+	{
+		uint8_t *data = out + BLOCKS_HDR + 8 * (size_t)(last - first + 1);
+
+		rc = blocks_from_pool(c, &oid, a, data, len, log2, d + first);
+		if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) {
+			if (!cairn_tier_in_s3(o.state) || o.verified == 0)
+				rc = cairn_error_set(rc == CAIRN_ENOTFOUND ? CAIRN_ENOTFOUND :
+				                     CAIRN_ECORRUPT, "object %s is not in the pool "
+				                     "and has no other copy", hex);
+			else if (c->tier == NULL)
+				rc = cairn_error_set(CAIRN_ERETRY, "object %s is in the cold tier "
+				                     "and tiering is not running", hex);
+			else
+				rc = tier_engine_fetch_blocks(c->tier, &oid, a, data, len, log2,
+				                              d + first);
+		}
+		if (rc != 0)
+			goto fail;
+		len += (size_t)(data - out);
+	}
+	free(d);
+	if (c->tier != NULL)
+		tier_engine_accessed(c->tier, &oid, util_now());
+	http_respond_view(r, 200, "application/octet-stream", out, len, free, out);
+	return;
+fail:
+	free(d);
+	free(out);
+	http_respond_current_error(r, rc);
+}
+
 void objects_info(struct catalog *c, struct http_req *r, const char *id)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];

@@ -192,6 +192,13 @@ int tierops_open(struct catalog *c)
 		if (rc != 0)
 			return cairn_error_prefix(rc, "catalog migration to schema 2");
 	}
+	if (db_schema(c->db) < 3) {
+		/* Schema 3 only adds the blocks CF (keys.h). */
+		rc = db_schema_stamp(c->db, 3);
+		if (rc != 0)
+			return cairn_error_prefix(rc, "catalog migration to schema 3");
+		log_info(MOD, "catalog migrated to schema 3 (block digests)");
+	}
 	rc = counts_load(c);
 	if (rc == 0)
 		rc = count_pins(c, &c->npins);
@@ -288,6 +295,24 @@ static int ops_scan(void *ctx, const cairn_oid *after, struct tier_object *out,
 	return rc;
 }
 
+/* The blocks CF record of facts' block digests (keys.h). */
+static int stage_blocks(struct db_batch *b, const cairn_oid *oid,
+                        const struct tier_s3_facts *facts)
+{
+	size_t len = 2 + 8 * (size_t)facts->nblocks;
+	uint8_t *v = malloc(len);
+
+	if (v == NULL)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	v[0] = KV_FMT_V1;
+	v[1] = facts->block_log2;
+	for (uint32_t i = 0; i < facts->nblocks; i++)
+		kv_put64(v + 2 + 8 * i, facts->blocks[i]);
+	db_batch_put(b, CF_BLOCKS, oid->b, CAIRN_OID_LEN, v, len);
+	free(v);
+	return 0;
+}
+
 /* With objlock held: checks one move (the compare-and-set) and stages it
  * in b, with the counts n and the in-flight index. */
 static int stage_transition(struct catalog *c, struct db_batch *b, struct obj_counts *n,
@@ -327,6 +352,11 @@ static int stage_transition(struct catalog *c, struct db_batch *b, struct obj_co
 		                       cairn_tier_state_name(from), cairn_tier_state_name(to));
 	if (!cairn_tier_in_s3(to))
 		o.verified = 0;         /* HOT again: the old copy is not trusted */
+	if (facts != NULL && facts->nblocks > 0) {
+		rc = stage_blocks(b, oid, facts);
+		if (rc != 0)
+			return rc;
+	}
 	o.state = to;
 	db_batch_put(b, CF_OBJECTS, oid->b, CAIRN_OID_LEN, val, kv_object_enc(val, &o));
 	kv_tier_flight_key(fk, oid->b);

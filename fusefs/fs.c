@@ -1269,6 +1269,49 @@ static int get_chunk(struct fileh *h, uint64_t k, int *fd, int *slot)
 	return 0;
 }
 
+/* The first read of an object that is on no disk of this host is served
+ * from the blocks that cover it, fetched and checked alone, and only then
+ * is the whole object (and the next ones, for a sequential reader) queued
+ * for download: a reader opening a cold file waits for one small range,
+ * not a whole object sharing the server with its successors. *mem: the
+ * bytes (malloc'd, len of them), or NULL when the read should go the
+ * usual way (local, already on its way, or no block digests). */
+static int read_cold_blocks(struct fileh *h, uint64_t k, uint64_t in_off, size_t len,
+                            void **mem)
+{
+	cairn_oid oid;
+	bool sequential;
+	void *buf;
+	int rc, slot;
+
+	*mem = NULL;
+	pthread_mutex_lock(&h->mu);
+	slot = find_slot(h, k);
+	pthread_mutex_unlock(&h->mu);
+	if (slot >= 0 || !window_oid(h, k, &oid) || !cfs_object_untouched(&oid, chunk_len(h, k)))
+		return 0;
+	buf = malloc(len);
+	if (!buf)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	rc = cfs_object_read_blocks(&oid, chunk_len(h, k), in_off, len, buf);
+	if (rc) {
+		free(buf);
+		if (rc != CAIRN_ENOTFOUND)
+			return rc;
+		cairn_error_clear();
+		return 0;
+	}
+	*mem = buf;
+	cfs_object_fetch_async(&oid, chunk_len(h, k));
+	pthread_mutex_lock(&h->mu);
+	sequential = advance(h, k);
+	h->cold = true;
+	pthread_mutex_unlock(&h->mu);
+	if (sequential)
+		fetch_ahead(h, k);
+	return 0;
+}
+
 static void put_chunk(struct fileh *h, int fd, int slot)
 {
 	if (slot < 0) {
@@ -1365,6 +1408,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
  * spans two chunks at the default chunk size; small chunk sizes take more
  * and get them from the heap. */
 #define READ_SPANS 4
+/* slots[] mark of a span served from memory (read_cold_blocks). */
+#define SLOT_MEM (-2)
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
@@ -1412,6 +1457,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		uint64_t avail = chunk_len(h, k) - in_off;
 		size_t len = avail < left ? (size_t)avail : left;
 
+		rc = read_cold_blocks(h, k, in_off, len, &b->mem);
+		if (rc)
+			goto out;
+		if (b->mem) {
+			/* Memory, freed below: no fd, no slot. */
+			b->size = len;
+			b->flags = 0;
+			fds[n] = -1;
+			slots[n] = SLOT_MEM;
+			pos += len;
+			left -= len;
+			continue;
+		}
 		rc = get_chunk(h, k, &fds[n], &slots[n]);
 		if (rc)
 			goto out;
@@ -1429,8 +1487,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * through our memory; libfuse falls back to pread otherwise. */
 	fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
 out:
-	for (size_t i = 0; i < n; i++)
-		put_chunk(h, fds[i], slots[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (slots[i] == SLOT_MEM)
+			free(bv->buf[i].mem);
+		else
+			put_chunk(h, fds[i], slots[i]);
+	}
 	if (rc)
 		reply_rc(req, rc, "read");
 	if (bv != &small.v)

@@ -729,6 +729,125 @@ out:
 	pthread_mutex_unlock(&q_mu);
 }
 
+bool cfs_object_untouched(const cairn_oid *oid, uint64_t size)
+{
+	bool queued = false;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (pool_dir) {
+		cairn_object_path_at(path, sizeof(path), pool_dir, oid);
+		if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
+			return false;
+	}
+	cairn_object_path_at(path, sizeof(path), cache_dir, oid);
+	if (stat(path, &st) == 0)
+		return false;
+	pthread_mutex_lock(&flights_mu);
+	if (flight_find(oid) != NULL)
+		queued = true;
+	pthread_mutex_unlock(&flights_mu);
+	pthread_mutex_lock(&q_mu);
+	for (size_t i = 0; i < q_len && !queued; i++)
+		queued = cairn_oid_cmp(&queue[(q_head + i) % PREFETCH_QUEUE].oid, oid) == 0;
+	pthread_mutex_unlock(&q_mu);
+	return !queued;
+}
+
+/* ---- Reading blocks ---------------------------------------------------- */
+
+#define BLOCKS_MAGIC "CBK1"
+#define BLOCKS_HDR 16           /* magic | log2 u8 | 3 zero | first u32 | n u32 */
+
+struct blockbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int blocks_sink(void *ctx, const void *data, size_t len)
+{
+	struct blockbuf *b = ctx;
+
+	if (len > b->cap - b->len)
+		return cairn_error_set(CAIRN_ECORRUPT, "catalogd sent more blocks than asked for");
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int cfs_object_read_blocks(const cairn_oid *oid, uint64_t size, uint64_t off, size_t len,
+                           void *buf)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	/* Room for the blocks at the smallest block size catalogd may use
+	 * (2^9): one more at each end, and a digest each. */
+	uint64_t most = len + 2 * (uint64_t)CAIRN_BLOCK_SIZE;
+	struct blockbuf b = { .cap = BLOCKS_HDR + (size_t)most + 8 * ((size_t)most / 512 + 2) };
+	uint64_t first, n, a, end;
+	const uint8_t *data;
+	unsigned log2;
+	int rc;
+
+	cairn_oid_fmt(hex, oid);
+	if (off >= size || len == 0 || len > size - off)
+		return cairn_error_set(CAIRN_EINVAL, "bad range of object %s", hex);
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	rc = cfs_remote_object_blocks(oid, off, len, blocks_sink, &b);
+	if (rc == CAIRN_ENOTFOUND)
+		goto out;               /* no block digests: read it whole */
+	if (rc) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+		rc = cairn_error_set(rc == CAIRN_ECORRUPT || rc == CAIRN_ENOMEM ? rc : CAIRN_EIO,
+		                     "cannot fetch blocks of object %s: %s", hex, msg);
+		goto out;
+	}
+	rc = cairn_error_set(CAIRN_ECORRUPT, "blocks of object %s from catalogd are malformed",
+	                     hex);
+	if (b.len < BLOCKS_HDR || memcmp(b.p, BLOCKS_MAGIC, 4) != 0)
+		goto out;
+	log2 = b.p[4];
+	first = get32(b.p + 8);
+	n = get32(b.p + 12);
+	if (log2 < 9 || log2 > 30 || n == 0 || b.len < BLOCKS_HDR + 8 * n)
+		goto out;
+	a = first << log2;
+	end = (first + n) << log2;
+	if (end > size)
+		end = size;
+	data = b.p + BLOCKS_HDR + 8 * n;
+	if (a > off || end < off + len || end <= a ||
+	    (size_t)(b.p + b.len - data) != end - a)
+		goto out;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t bo = i << log2, bl = end - a - bo < (1ull << log2) ? end - a - bo :
+		              (1ull << log2);
+		uint64_t want = (uint64_t)get32(b.p + BLOCKS_HDR + 8 * i) << 32 |
+		                get32(b.p + BLOCKS_HDR + 8 * i + 4);
+
+		if (cairn_block_digest(data + bo, (size_t)bl) != want) {
+			rc = cairn_error_set(CAIRN_ECORRUPT, "block %" PRIu64 " of object %s from "
+			                     "catalogd fails its digest; not served", first + i, hex);
+			log_error(MOD, "%s", cairn_error_msg());
+			goto out;
+		}
+	}
+	memcpy(buf, data + (off - a), len);
+	cairn_error_clear();
+	rc = 0;
+out:
+	free(b.p);
+	return rc;
+}
+
 /* ---- Life cycle -------------------------------------------------------- */
 
 int cfs_objects_init(const char *pool, const char *cache, uint64_t cache_size)

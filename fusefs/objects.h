@@ -23,6 +23,7 @@
 #ifndef CAIRNFS_OBJECTS_H
 #define CAIRNFS_OBJECTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "oid.h"
@@ -66,5 +67,18 @@ void cfs_object_prefetch(int fd, uint64_t size);
  * about to need it. Never waits: a full queue, an object already queued or
  * on its way, or workers not running make it a no-op. */
 void cfs_object_fetch_async(const cairn_oid *oid, uint64_t size);
+
+/* True when the object is neither in the pool nor in the cache, nor
+ * queued or on its way: a read of it is the first, and can be served
+ * with cfs_object_read_blocks before the download is queued. */
+bool cfs_object_untouched(const cairn_oid *oid, uint64_t size);
+
+/* Bytes [off, off + len) of the object (size bytes) into buf: only the
+ * blocks that cover them are fetched from catalogd, and each is checked
+ * against its digest before a byte is copied. CAIRN_ENOTFOUND when the
+ * object has no block digests (read it whole instead); CAIRN_ECORRUPT for
+ * bytes that fail their digest (never copied). */
+int cfs_object_read_blocks(const cairn_oid *oid, uint64_t size, uint64_t off, size_t len,
+                           void *buf);
 
 #endif

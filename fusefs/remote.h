@@ -119,4 +119,9 @@ int cfs_remote_objects_accessed(const cairn_oid *ids, size_t n);
  * timeout. */
 int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx);
 
+/* GET /v1/objects/{id}/blocks?offset=&length=: the checked blocks that
+ * cover the range, after their digests (docs/API.md), streamed to sink. */
+int cfs_remote_object_blocks(const cairn_oid *oid, uint64_t off, uint64_t len,
+                             cairn_client_sink sink, void *ctx);
+
 #endif

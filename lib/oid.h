@@ -24,6 +24,21 @@ char *cairn_oid_fmt(char *out, const cairn_oid *oid);
 int cairn_oid_parse(cairn_oid *out, const char *hex);
 int cairn_oid_cmp(const cairn_oid *a, const cairn_oid *b);
 
+/* Block digests. An object larger than one block also has an XXH3-64
+ * digest of each CAIRN_BLOCK_SIZE bytes (the last block may be short),
+ * recorded when it is copied to S3: a range of a cold object can then be
+ * fetched and checked without the rest of it. Like the id, a pure function
+ * of the bytes. */
+#define CAIRN_BLOCK_LOG2 16
+#define CAIRN_BLOCK_SIZE (1u << CAIRN_BLOCK_LOG2)
+
+uint64_t cairn_block_digest(const void *data, size_t len);
+/* Blocks of 2^log2 bytes in size bytes (the last one may be short). */
+uint64_t cairn_block_count(uint64_t size, unsigned log2);
+/* The digest of every block of data[0..len) into out (cairn_block_count
+ * entries). */
+void cairn_block_digests(uint64_t *out, const void *data, size_t len, unsigned log2);
+
 /* Streaming digest, for objects that arrive in pieces and for manifests.
  * One hasher per thread of use; _free(NULL) is a no-op. */
 typedef struct cairn_hasher cairn_hasher;

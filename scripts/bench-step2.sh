@@ -7,11 +7,12 @@
 #   scripts/bench-step2.sh [--runs N] [--quick] [--keep] [--build DIR] [--only LIST]
 #
 #   --runs N     runs per measurement; the table shows medians (default 3)
-#   --quick      smaller sizes: a 1 GiB migration set, a 256 MiB file to read
+#   --quick      smaller sizes: a 1 GiB migration set, a 256 MiB file to read,
+#                5 s of fio per random-read run
 #   --keep       keep the work dir's data after the run
 #   --build DIR  where catalogd, cairn, cairnfs and tests/cairn-s3probe were
 #                built (default $CAIRN_BUILD_DIR or ./build)
-#   --only LIST  comma-separated subset of: migrate,read,walk
+#   --only LIST  comma-separated subset of: migrate,read,rand,walk
 #                (migrate includes the recall measurement)
 #
 # Needs root (drops the page cache, mounts FUSE file systems). Everything
@@ -39,6 +40,15 @@
 #           a fresh mount (and an empty cache dir) per run.
 #  ttfb     a fresh mount, empty cache, page cache dropped: open + read of
 #           the first 4 KiB of the cold file.
+#  rand     the same cold file (recall_on_read=no), random 4 KiB reads with
+#           fio: psync, 1 job, --norandommap --randrepeat=0 --invalidate=0,
+#           time based (10 s, 5 s with --quick; the same fixed runtime for
+#           every side). cold = a fresh mount with an empty cache dir, page
+#           cache dropped, then fio; warm = on the same mount, dd bs=1M of
+#           the whole file (every side has had the chance to cache it), then
+#           fio again; unmounted after. Records fio's read IOPS and mean
+#           completion latency (with one job at depth 1 the latency is about
+#           1 / IOPS); the table sets cairn's against each peer's, no target.
 #  walk     a 10,000-file version whose objects are all COLD: fresh mount,
 #           page cache dropped, `find DIR` and `find DIR -printf '%s %m %T@'`;
 #           the peers walk the same files uploaded as 10,000 keys.
@@ -54,7 +64,7 @@ RUNS=3
 QUICK=0
 KEEP=0
 BUILD=${CAIRN_BUILD_DIR:-$ROOT/build}
-ONLY=migrate,read,walk
+ONLY=migrate,read,rand,walk
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -90,16 +100,21 @@ done
 for c in fusermount3 mountpoint getfattr jq dd curl "$PY"; do
 	command -v "$c" >/dev/null || die "$c is not installed (scripts/setup.sh --no-build)"
 done
+if want rand && ! command -v fio >/dev/null; then
+	die "fio is not installed: the rand step needs it (apt-get install fio, or scripts/setup.sh --no-build)"
+fi
 
 # --- sizes --------------------------------------------------------------
 OBJ=$((4 * 1024 * 1024))
 if [ $QUICK = 1 ]; then
 	MIG_FILES=4 MIG_SIZE=256M MIG_LABEL="1 GiB (4 × 256 MiB files, 4 MiB objects)"
 	SEQ_SIZE=256M SEQ_LABEL="256 MiB"
+	FIO_SECS=5
 	NEED_GB=6
 else
 	MIG_FILES=8 MIG_SIZE=256M MIG_LABEL="2 GiB (8 × 256 MiB files, 4 MiB objects)"
 	SEQ_SIZE=1G SEQ_LABEL="1 GiB"
+	FIO_SECS=10
 	NEED_GB=12
 fi
 TREE_FILES=10000 TREE_DIRS=100
@@ -142,6 +157,8 @@ write_report() {
 		--info "method_recall=every object COLD, page cache dropped, \`cairn tier recall\` (waits for the job); baseline cairn-s3probe bench get (4 in flight, digest checked), page cache dropped"
 		--info "method_read=dd bs=1M; cold = fresh mount, empty cache dir, page cache dropped, objects COLD with recall_on_read=no; warm = dd again on the same mount"
 		--info "method_ttfb=open + read(4096) of that file, cold as above (includes the path lookup)"
+		--info "method_rand=fio randread bs=4k psync, 1 job, time based ${FIO_SECS}s, --norandommap --randrepeat=0 --invalidate=0, on that file; cold = fresh mount, empty cache dir, page cache dropped; warm = same mount after one dd bs=1M of the whole file; IOPS and mean completion latency"
+		--info "fio=$(fio --version 2>/dev/null || echo 'not installed')"
 		--info "method_walk=fresh mount + drop_caches; find -printf '%s %m %T@' stats every entry"
 		--info "peers=s3fs $(s3fs --version 2>/dev/null | awk 'NR == 1 { print $NF }') (-o use_path_request_style), rclone $(rclone version 2>/dev/null | awk 'NR == 1 { print $2 }') mount (--read-only; vfs-cache-mode off and full)"
 	)
@@ -197,7 +214,7 @@ cleanup() {
 		fi
 	fi
 	if [ $KEEP = 0 ]; then
-		rm -rf "${W:?}/src" "$W/s3data" "$W"/state-* "$W"/cache-* "$W/rclone-cache"
+		rm -rf "${W:?}/src" "$W/s3data" "$W"/state-* "$W"/cache-* "$W/rclone-cache" "$W"/fio-*.json
 		for d in "$W"/mnt-*; do
 			[ -d "$d" ] && ! mountpoint -q "$d" && rmdir "$d"
 		done
@@ -336,7 +353,7 @@ if want migrate; then
 	$PY "$TOOL" gen-large "$SRC_MIG" "$MIG_FILES" "$MIG_SIZE"
 	rec mig.bytes "$(find "$SRC_MIG" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f", s }')"
 fi
-if want read || want walk; then
+if want read || want walk || want rand; then
 	log "generating a $SEQ_LABEL file and $TREE_LABEL"
 	$PY "$TOOL" gen-large "$SRC_SEQ" 1 "$SEQ_SIZE"
 	mv "$SRC_SEQ/part-000.bin" "$SRC_SEQ/seq.bin"
@@ -388,7 +405,7 @@ if want migrate; then
 fi
 
 # --- the serving catalog: a cold file and a cold 10,000-file tree ----------
-if want read || want walk; then
+if want read || want walk || want rand; then
 	S=$W/state-serve
 	start_catalogd "$S"
 	"$CAIRN" dataset create bench/seq >/dev/null
@@ -430,7 +447,7 @@ peer_check() {
 	unmount_peer
 }
 
-if want read || want walk; then
+if want read || want walk || want rand; then
 	if [ -z "$SKIP_S3FS" ]; then
 		peer_check s3fs mount_s3fs
 		[ -z "$WHY" ] || { SKIP_S3FS="s3fs $WHY, see s3fs.log"; log "s3fs: $WHY"; }
@@ -488,7 +505,54 @@ if want read; then
 	done
 fi
 
-# --- 3. find / stat over 10,000 cold files --------------------------------
+# rand_side NAME MOUNT-FN [ARGS] — fio random 4 KiB reads of the file on a
+# fresh mount (cold), then again on the same mount after one full dd (warm).
+rand_side() {
+	local name=$1 fn=$2 f phase out v
+	shift 2
+	"$fn" "$@" || die "$name did not mount"
+	f=$MOUNT_DIR/peer/seq.bin
+	[ "$name" = cairn ] && f=$MOUNT_DIR/bench/seq/1/seq.bin
+	for phase in cold warm; do
+		if [ $phase = cold ]; then
+			drop_caches
+		else
+			dd if="$f" of=/dev/null bs=1M status=none || die "dd of $f through $name failed"
+		fi
+		out=$W/fio-$name-$phase.json
+		fio --name=rand --filename="$f" --readonly --rw=randread --bs=4k \
+			--ioengine=psync --numjobs=1 --time_based --runtime="$FIO_SECS" \
+			--norandommap --randrepeat=0 --invalidate=0 \
+			--output-format=json --output="$out" >/dev/null ||
+			die "fio through $name ($phase) failed (see $out)"
+		v=$($PY "$TOOL2" fio-stats "$out") || die "no fio numbers in $out"
+		rec "rand.$name.$phase.iops" "${v% *}"
+		rec "rand.$name.$phase.lat_us" "${v#* }"
+	done
+	unmount_peer
+}
+
+# --- 3. random 4 KiB reads of the cold file -------------------------------
+if want rand; then
+	for r in $(seq 1 "$RUNS"); do
+		log "random 4 KiB reads run $r/$RUNS (fio, ${FIO_SECS}s cold + ${FIO_SECS}s warm): cairnfs"
+		rand_side cairn mount_cairnfs
+		[ "$("$CAIRN" show bench/seq@1 --json | jq -r '.tiers.cold.objects // 0')" = "$SEQ_OBJS" ] ||
+			die "bench/seq@1 is no longer all cold (recall_on_read=no)"
+		if [ -z "$SKIP_S3FS" ]; then
+			log "random 4 KiB reads run $r/$RUNS: s3fs"
+			rand_side s3fs mount_s3fs
+		fi
+		if [ -z "$SKIP_RCLONE" ]; then
+			log "random 4 KiB reads run $r/$RUNS: rclone"
+			rand_side rclone mount_rclone off
+			log "random 4 KiB reads run $r/$RUNS: rclone --vfs-cache-mode full"
+			rand_side rclonefull mount_rclone full
+		fi
+	done
+fi
+
+# --- 4. find / stat over 10,000 cold files --------------------------------
 STAT_FMT='%s %m %T@\n'
 walk_side() {
 	local name=$1 fn=$2 d

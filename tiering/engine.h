@@ -51,6 +51,11 @@ struct tier_s3_facts {
 	bool has_md5;
 	uint8_t md5[16];                /* computed by cairn while sending */
 	char etag[TIER_ETAG_MAX];       /* the server's ETag, unquoted */
+	/* The digest of each block (lib/oid.h), from the bytes sent; recorded
+	 * with the move to DUAL. nblocks 0: none (one block or less). */
+	uint32_t nblocks;
+	uint8_t block_log2;
+	const uint64_t *blocks;         /* not owned */
 };
 
 struct tier_object {
@@ -185,6 +190,14 @@ int tier_engine_job_json(struct tier_engine *e, uint64_t job, json_t **out);
  * object is then written back to the pool (DUAL) in the background. */
 int tier_engine_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
                       void *buf);
+/* Fills buf with bytes [off, off + len) of the object's S3 copy, checked
+ * block by block: off is a multiple of 2^log2, len whole blocks (the last
+ * one may be short, at the object's end) and digests[i] the digest of
+ * block i of the range (cairn_block_digest). Errors as tier_engine_fetch;
+ * a range GET each time (no single flight), nothing written to the pool. */
+int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64_t off,
+                             void *buf, size_t len, unsigned log2,
+                             const uint64_t *digests);
 /* Queues a background recall of a COLD object a reader is likely to want
  * next (sequential reads); drops it when the queue is busy. */
 void tier_engine_prefetch(struct tier_engine *e, const cairn_oid *oid);

@@ -171,6 +171,7 @@ int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, siz
 	struct tier_s3_facts facts;
 	struct tier_policy pol;
 	struct tier_object o;
+	uint64_t *blocks = NULL;
 	int rc;
 
 	tier_snapshot(e, &pol, NULL, NULL);
@@ -193,6 +194,21 @@ int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, siz
 	rc = read_pool_copy(e, &t->oid, o.size, *buf);
 	if (rc != 0)
 		goto fail;
+	/* Block digests, from the bytes just checked against the id: what
+	 * lets a reader check a range of the S3 copy alone. */
+	if (o.size > CAIRN_BLOCK_SIZE) {
+		uint64_t n = cairn_block_count(o.size, CAIRN_BLOCK_LOG2);
+
+		blocks = malloc((size_t)n * sizeof(*blocks));
+		if (blocks == NULL) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+			goto fail;
+		}
+		cairn_block_digests(blocks, *buf, (size_t)o.size, CAIRN_BLOCK_LOG2);
+		facts.blocks = blocks;
+		facts.nblocks = (uint32_t)n;
+		facts.block_log2 = CAIRN_BLOCK_LOG2;
+	}
 	tier_throttle(e, o.size, true);
 	rc = cairn_s3_put(e->s3, &t->oid, *buf, (size_t)o.size, facts.md5, facts.etag);
 	if (rc != 0)
@@ -213,6 +229,7 @@ int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, siz
 	if (rc != 0)
 		goto fail;
 	cairn_crash_point("tier.migrate.recorded");
+	free(blocks);
 	count_done(e, TOT_MIGRATED, o.size);
 	if (t->then_release)
 		return tier_release(e, &t->oid);
@@ -220,6 +237,7 @@ int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, siz
 fail:
 	roll_back(e, &t->oid, CAIRN_TIER_MIGRATING, CAIRN_TIER_HOT);
 fail_unmarked:
+	free(blocks);
 	tier_note_error(e, "migrate", &t->oid, cairn_error_msg());
 	return rc;
 }
@@ -470,6 +488,46 @@ int tier_engine_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size
 	if (leader)
 		tier_flight_unlink(e, f);
 	tier_flight_put(e, f);
+	return 0;
+}
+
+int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64_t off,
+                             void *buf, size_t len, unsigned log2,
+                             const uint64_t *digests)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	size_t nread = 0, bs = (size_t)1 << log2;
+	const uint8_t *p = buf;
+	int rc;
+
+	cairn_oid_fmt(hex, oid);
+	if (e->s3 == NULL)
+		return cairn_error_set(CAIRN_EIO, "object %s is in the cold tier, but no "
+		                       "[s3] endpoint is configured", hex);
+	tier_throttle(e, len, false);
+	rc = cairn_s3_get_range(e->s3, oid, off, buf, len, &nread);
+	if (rc == CAIRN_ENOTFOUND)
+		rc = cairn_error_set(CAIRN_EIO, "S3 has no copy of %s", hex);
+	else if (rc != 0)
+		rc = cairn_error_prefix(rc, "fetch %s", hex);
+	else if (nread != len)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is truncated (%zu of "
+		                     "%zu bytes at %llu); not served", hex, nread, len,
+		                     (unsigned long long)off);
+	for (size_t i = 0; rc == 0 && i * bs < len; i++) {
+		size_t n = len - i * bs < bs ? len - i * bs : bs;
+		if (cairn_block_digest(p + i * bs, n) != digests[i])
+			rc = cairn_error_set(CAIRN_ECORRUPT, "block %llu of the S3 copy of %s "
+			                     "does not match its digest; not served",
+			                     (unsigned long long)((off >> log2) + i), hex);
+	}
+	if (rc != 0) {
+		tier_note_error(e, "recall", oid, cairn_error_msg());
+		return rc;
+	}
+	pthread_mutex_lock(&e->mu);
+	tier_rate_add(&e->rate_recall, tier_now(), len);
+	pthread_mutex_unlock(&e->mu);
 	return 0;
 }
 

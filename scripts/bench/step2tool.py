@@ -6,6 +6,9 @@
                                          PREFIX/<relative path>, N in flight
   ttfb FILE                              seconds to open FILE and read its
                                          first 4 KiB (checks 4096 bytes came)
+  fio-stats FILE                         "<read IOPS> <mean completion latency
+                                         in µs>" of job 0 of a fio
+                                         --output-format=json report
   wait-tier SOCK STATE COUNT SECONDS     polls catalogd's tier status until
                                          COUNT objects are in STATE and
                                          nothing moves; prints the seconds
@@ -18,8 +21,8 @@ plain keys. They sign with AWS signature V2 (s3rver checks it on object
 requests); credentials come from S3_ACCESS_KEY / S3_SECRET_KEY (default
 s3rver's S3RVER / S3RVER).
 
-Samples are benchtool.py's: "metric<TAB>value" lines, *.s seconds; the report
-shows medians.
+Samples are benchtool.py's: "metric<TAB>value" lines, *.s seconds, *.iops,
+*.lat_us microseconds; the report shows medians.
 """
 import base64
 import concurrent.futures
@@ -118,6 +121,17 @@ def ttfb(path):
     print("%.6f" % (t1 - t0))
 
 
+def fio_stats(path):
+    with open(path) as f:
+        text = f.read()
+    # fio may print notes before the JSON document.
+    doc = json.loads(text[text.index("{"):])
+    rd = doc["jobs"][0]["read"]
+    if not rd.get("total_ios"):
+        sys.exit("fio-stats: no reads completed in %s" % path)
+    print("%.1f %.1f" % (rd["iops"], rd["clat_ns"]["mean"] / 1000))
+
+
 def tier_status(sock):
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock)
@@ -196,6 +210,17 @@ def report(samples_path, out_path, info_args):
         ratio = "%.1f× faster" % (b / a) if a and b else "n/a"
         rows.append((what, ca, cb, ratio, target))
 
+    def value(what, k_c, k_b, bname, unit, target, peer=None):
+        """A measured rate (fio's IOPS), higher is better; ratio cairn/base."""
+        a, b = med(k_c), med(k_b)
+        ca = "%s %s" % (fmt(a), unit) if a is not None else "n/a"
+        if peer and why_not(peer):
+            rows.append((what, ca, "%s: not run (%s)" % (bname, why_not(peer)), "—", target))
+            return
+        cb = "%s: %s %s" % (bname, fmt(b), unit) if b is not None else bname + ": n/a"
+        ratio = "%.2f×" % (a / b) if a and b else "n/a"
+        rows.append((what, ca, cb, ratio, target))
+
     mig = one("mig.bytes")
     ml = info.get("mig", "set")
     rate("migration of %s, verify=readback" % ml, mig, "mig.readback.s", "raw.put.s",
@@ -220,6 +245,16 @@ def report(samples_path, out_path, info_args):
     for p, name in peers:
         lat("time to first byte (open + 4 KiB read) of a cold file", "ttfb.cairn.s",
             "ttfb.%s.s" % p, name, "≤ 10 ms", peer=p.replace("full", ""))
+    rl = "random 4 KiB reads (fio psync, 1 job) of that file"
+    for phase, how in (("cold", "cold, fresh mount"), ("warm", "warm, after one full dd")):
+        for p, name in peers:
+            value("%s, %s (IOPS)" % (rl, how), "rand.cairn.%s.iops" % phase,
+                  "rand.%s.%s.iops" % (p, phase), name, "IOPS", "—", peer=p.replace("full", ""))
+    for phase, how in (("cold", "cold, fresh mount"), ("warm", "warm, after one full dd")):
+        for p, name in peers:
+            lat("%s, %s (mean latency)" % (rl, how), "rand.cairn.%s.lat_us" % phase,
+                "rand.%s.%s.lat_us" % (p, phase), name, "—", peer=p.replace("full", ""),
+                unit="µs")
     tl = info.get("tree", "files")
     for p, name in (("s3fs", "s3fs-fuse"), ("rclone", "rclone mount")):
         lat("`find -printf %%s…` (stat every entry) of %s, objects cold, fresh mount" % tl,
@@ -231,7 +266,7 @@ def report(samples_path, out_path, info_args):
     lines = ["# cairn step-2 benchmark (tiering)", ""]
     for k in ("date", "host", "kernel", "work_dir", "source", "build", "runs", "s3",
               "tiering", "mig", "seq", "tree", "method_mig", "method_recall", "method_read",
-              "method_ttfb", "method_walk", "peers", "notes"):
+              "method_ttfb", "method_rand", "method_walk", "fio", "peers", "notes"):
         if k in info:
             lines.append("- %s: %s" % (k.replace("_", " "), info[k]))
     lines += ["", "Ratios: for rates cairn / baseline (higher is better); for times "
@@ -264,6 +299,8 @@ def main():
         put_tree(a[0], a[1], a[2], a[3], int(a[4]))
     elif cmd == "ttfb" and len(a) == 1:
         ttfb(a[0])
+    elif cmd == "fio-stats" and len(a) == 1:
+        fio_stats(a[0])
     elif cmd == "wait-tier" and len(a) == 4:
         wait_tier(a[0], a[1], int(a[2]), float(a[3]))
     elif cmd == "report" and len(a) >= 2:

@@ -2,7 +2,8 @@
 # 014 — cairnfs reading objects that are in S3 only, against a real S3
 # server: user.cairn.tier asks catalogd in batches and says cold / mixed /
 # dual; concurrent readers of a cold file cause one download per object
-# (single flight); a sequential reader gets the next objects prefetched,
+# (single flight); the first read of a cold file is served from the
+# blocks that cover it; a sequential reader gets the next objects prefetched,
 # not the whole file; the cache directory stays under --cache-size; with
 # S3 stopped a cold read fails with EIO within --timeout while objects that
 # still have a pool copy read fine; an object whose S3 copy is damaged is
@@ -81,6 +82,8 @@ head -c 4096 "$M/big.bin" >"$T/first"
 t1=$(date +%s%N)
 cmp "$T/first" <(head -c 4096 "$T/src/big.bin") || fail "first bytes of big.bin differ"
 log "time to first byte of a cold file: $(((t1 - t0) / 1000000)) ms (informational)"
+# That first read waited for the blocks that cover it, not the object.
+assert_eq "block reads of the first object" 1 "$(requests "GET /v1/objects/${BIG[0]}/blocks")"
 wait_until "the next objects prefetched" 20 cached "$T/cache" "${BIG[4]}"
 n=0
 for id in "${BIG[@]}"; do cached "$T/cache" "$id" && n=$((n + 1)); done

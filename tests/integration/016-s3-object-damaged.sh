@@ -5,7 +5,9 @@
 # ETag it computed at upload), so only cairn's own digest check stands
 # between these bytes and a reader. For each kind, through a fresh mount
 # with an empty cache: the read gets EIO and the objects before the damaged
-# one are still served; catalogd refuses the object over its API too; the
+# one are still served; a read of the damaged bytes alone (served from
+# block digests, not the whole object) gets EIO too, while an intact block
+# of a damaged object is served; catalogd refuses the object over its API too; the
 # damaged object is never cached by cairnfs and never written to the pool;
 # `cairn tier recall` fails with the reason and recalls everything else;
 # catalogd's log and `tier status` name the object. A DUAL object whose S3
@@ -99,10 +101,11 @@ for f in trunc empty flip gone; do
 	if cat "$M/$f.bin" >/dev/null 2>"$T/cat.err"; then fail "$f: a damaged object was served"; fi
 	grep -q "Input/output error" "$T/cat.err" || fail "$f: expected EIO: $(cat "$T/cat.err")"
 	cmp -n $((2 * CHUNK)) "$M/$f.bin" "$T/src/data/$f.bin" || fail "$f: the good head differs"
-	# The bytes of the damaged object itself: not one of them.
-	if dd if="$M/$f.bin" of="$T/part" bs=4096 skip=$((2 * CHUNK / 4096)) count=1 status=none \
-		2>/dev/null; then
-		fail "$f: a read inside the damaged object succeeded"
+	# Its last 4 KiB are damaged in every kind: a read of them alone
+	# (served from the blocks that cover it, not the whole object) fails.
+	if dd if="$M/$f.bin" of="$T/part" bs=4096 skip=$((3 * CHUNK / 4096 - 1)) count=1 \
+		status=none 2>/dev/null; then
+		fail "$f: a read of the damaged bytes succeeded"
 	fi
 	! in_dir "$T/cache" "$v" || fail "$f: the damaged object was cached"
 	! in_dir "$POOL" "$v" || fail "$f: the damaged object reached the pool"
@@ -112,6 +115,13 @@ for f in trunc empty flip gone; do
 	wait_until "catalogd's log naming $v ($f)" 40 grep -q "$v" "$T/catalogd.log"
 	log "ok: $f — EIO, head served, not cached"
 done
+# Block by block: the first 64 KiB block of the overwritten object is
+# intact and its digest says so — a read of it alone is served, right.
+dd if="$M/flip.bin" of="$T/part" bs=4096 skip=$((2 * CHUNK / 4096)) count=1 status=none ||
+	fail "an intact block of a damaged object was not served"
+cmp "$T/part" <(dd if="$T/src/data/flip.bin" bs=4096 skip=$((2 * CHUNK / 4096)) count=1 \
+	status=none) || fail "an intact block of a damaged object read wrong"
+! in_dir "$T/cache" "${VICTIM[flip]}" || fail "flip: cached after a block read"
 # The pinned version is DUAL: its S3 copy is damaged, its pool copy is not.
 cmp "$T/mnt/keep/1/pinned.bin" "$T/keep/pinned.bin" || fail "a dual object did not read from the pool"
 

@@ -105,6 +105,37 @@ static void test_hasher_matches_one_shot_in_any_pieces(void **state)
 	free(b);
 }
 
+/* Block digests: XXH3-64 per 64 KiB (`xxhsum -H3` of the block's bytes
+ * cut out of v1m; the pattern repeats every 64 KiB, so every full block
+ * has the same digest), the last block short; one damaged byte changes
+ * its block's digest and no other. */
+static void test_block_digests(void **state)
+{
+	size_t len;
+	uint8_t *b = pattern_v1m(&len);
+	uint64_t d[17], d2[17];
+
+	(void)state;
+	assert_int_equal(cairn_block_count(len, CAIRN_BLOCK_LOG2), 17);
+	assert_int_equal(cairn_block_count(1 << 20, CAIRN_BLOCK_LOG2), 16);
+	assert_int_equal(cairn_block_count(0, CAIRN_BLOCK_LOG2), 0);
+	assert_int_equal(cairn_block_count(1, CAIRN_BLOCK_LOG2), 1);
+	cairn_block_digests(d, b, len, CAIRN_BLOCK_LOG2);
+	assert_true(d[0] == UINT64_C(0x513812aaf46c6769));
+	assert_true(d[15] == UINT64_C(0x513812aaf46c6769));
+	assert_true(d[16] == UINT64_C(0x57c52d21ce492c1e));
+	assert_true(cairn_block_digest(b + 16 * CAIRN_BLOCK_SIZE, 17) == d[16]);
+	b[5 * CAIRN_BLOCK_SIZE + 1234] ^= 1;
+	cairn_block_digests(d2, b, len, CAIRN_BLOCK_LOG2);
+	for (int i = 0; i < 17; i++) {
+		if (i == 5)
+			assert_true(d2[i] != d[i]);
+		else
+			assert_true(d2[i] == d[i]);
+	}
+	free(b);
+}
+
 static void test_parse_and_format(void **state)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
@@ -161,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_known_vectors),
 		cmocka_unit_test(test_binary_is_big_endian_canonical),
 		cmocka_unit_test(test_hasher_matches_one_shot_in_any_pieces),
+		cmocka_unit_test(test_block_digests),
 		cmocka_unit_test(test_parse_and_format),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_cmp_orders_bytes),
