@@ -327,25 +327,24 @@ static int blocks_get(struct catalog *c, const cairn_oid *oid, uint64_t size,
 		                       "read it whole", hex);
 	if (rc != 0)
 		return rc;
-	rc = cairn_error_set(CAIRN_ECORRUPT, "the block digests of %s are unreadable", hex);
-	if (v.len >= 2 && (uint8_t)v.data[0] == KV_FMT_V1 && (uint8_t)v.data[1] >= 9 &&
-	    (uint8_t)v.data[1] <= 30) {
-		*log2 = (uint8_t)v.data[1];
-		*n = cairn_block_count(size, *log2);
-		if ((v.len - 2) % 8 == 0 && (v.len - 2) / 8 == *n) {
-			*out = malloc((size_t)*n * 8);
-			if (*out == NULL) {
-				rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-			} else {
-				for (uint64_t i = 0; i < *n; i++)
-					(*out)[i] = kv_get64((const uint8_t *)v.data + 2 + 8 * i);
-				cairn_error_clear();
-				rc = 0;
-			}
-		}
+	if (v.len < 2 || (uint8_t)v.data[0] != KV_FMT_V1 || (uint8_t)v.data[1] < 9 ||
+	    (uint8_t)v.data[1] > 30 ||
+	    (v.len - 2) / 8 != cairn_block_count(size, (uint8_t)v.data[1]) || (v.len - 2) % 8) {
+		db_val_free(&v);
+		return cairn_error_set(CAIRN_ECORRUPT, "the block digests of %s are unreadable",
+		                       hex);
 	}
+	*log2 = (uint8_t)v.data[1];
+	*n = (v.len - 2) / 8;
+	*out = malloc((size_t)*n * 8);
+	if (*out == NULL) {
+		db_val_free(&v);
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	}
+	for (uint64_t i = 0; i < *n; i++)
+		(*out)[i] = kv_get64((const uint8_t *)v.data + 2 + 8 * i);
 	db_val_free(&v);
-	return rc;
+	return 0;
 }
 
 /* Blocks [a, a + len) of the pool copy, each checked; CAIRN_ENOTFOUND or
@@ -430,9 +429,10 @@ void objects_blocks(struct catalog *c, struct http_req *r, const char *id)
 		rc = blocks_from_pool(c, &oid, a, data, len, log2, d + first);
 		if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) {
 			if (!cairn_tier_in_s3(o.state) || o.verified == 0)
-				rc = cairn_error_set(rc == CAIRN_ENOTFOUND ? CAIRN_ENOTFOUND :
-				                     CAIRN_ECORRUPT, "object %s is not in the pool "
-				                     "and has no other copy", hex);
+				rc = rc == CAIRN_ENOTFOUND ?
+				     cairn_error_set(rc, "object %s is not in the pool", hex) :
+				     cairn_error_set(rc, "object %s in the pool is damaged and "
+				                     "has no other copy", hex);
 			else if (c->tier == NULL)
 				rc = cairn_error_set(CAIRN_ERETRY, "object %s is in the cold tier "
 				                     "and tiering is not running", hex);
