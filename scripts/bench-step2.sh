@@ -41,14 +41,15 @@
 #  ttfb     a fresh mount, empty cache, page cache dropped: open + read of
 #           the first 4 KiB of the cold file.
 #  rand     the same cold file (recall_on_read=no), random 4 KiB reads with
-#           fio: psync, 1 job, --norandommap --randrepeat=0 --invalidate=0,
-#           time based (10 s, 5 s with --quick; the same fixed runtime for
-#           every side). cold = a fresh mount with an empty cache dir, page
-#           cache dropped, then fio; warm = on the same mount, dd bs=1M of
-#           the whole file (every side has had the chance to cache it), then
-#           fio again; unmounted after. Records fio's read IOPS and mean
-#           completion latency (with one job at depth 1 the latency is about
-#           1 / IOPS); the table sets cairn's against each peer's, no target.
+#           fio: psync, 1 job, --norandommap --randrepeat=0 --invalidate=0.
+#           cold = a fresh mount with an empty cache dir, page cache
+#           dropped, the first 400 reads (200 with --quick): most land where
+#           nothing was fetched yet, and a timed run would end up measuring
+#           the page cache once a mount has pulled the file in. warm = on the
+#           same mount, dd bs=1M of the whole file (every side has had the
+#           chance to cache it), then fio for 10 s (5 s with --quick);
+#           unmounted after. Records fio's read IOPS and mean completion
+#           latency; the table sets cairn's against each peer's, no target.
 #  walk     a 10,000-file version whose objects are all COLD: fresh mount,
 #           page cache dropped, `find DIR` and `find DIR -printf '%s %m %T@'`;
 #           the peers walk the same files uploaded as 10,000 keys.
@@ -109,12 +110,12 @@ OBJ=$((4 * 1024 * 1024))
 if [ $QUICK = 1 ]; then
 	MIG_FILES=4 MIG_SIZE=256M MIG_LABEL="1 GiB (4 × 256 MiB files, 4 MiB objects)"
 	SEQ_SIZE=256M SEQ_LABEL="256 MiB"
-	FIO_SECS=5
+	FIO_SECS=5 COLD_IOS=200
 	NEED_GB=6
 else
 	MIG_FILES=8 MIG_SIZE=256M MIG_LABEL="2 GiB (8 × 256 MiB files, 4 MiB objects)"
 	SEQ_SIZE=1G SEQ_LABEL="1 GiB"
-	FIO_SECS=10
+	FIO_SECS=10 COLD_IOS=400
 	NEED_GB=12
 fi
 TREE_FILES=10000 TREE_DIRS=100
@@ -157,7 +158,7 @@ write_report() {
 		--info "method_recall=every object COLD, page cache dropped, \`cairn tier recall\` (waits for the job); baseline cairn-s3probe bench get (4 in flight, digest checked), page cache dropped"
 		--info "method_read=dd bs=1M; cold = fresh mount, empty cache dir, page cache dropped, objects COLD with recall_on_read=no; warm = dd again on the same mount"
 		--info "method_ttfb=open + read(4096) of that file, cold as above (includes the path lookup)"
-		--info "method_rand=fio randread bs=4k psync, 1 job, time based ${FIO_SECS}s, --norandommap --randrepeat=0 --invalidate=0, on that file; cold = fresh mount, empty cache dir, page cache dropped; warm = same mount after one dd bs=1M of the whole file; IOPS and mean completion latency"
+		--info "method_rand=fio randread bs=4k psync, 1 job, --norandommap --randrepeat=0 --invalidate=0, on that file; cold = fresh mount, empty cache dir, page cache dropped, the first ${COLD_IOS} reads; warm = same mount after one dd bs=1M of the whole file, time based ${FIO_SECS}s; IOPS and mean completion latency"
 		--info "fio=$(fio --version 2>/dev/null || echo 'not installed')"
 		--info "method_walk=fresh mount + drop_caches; find -printf '%s %m %T@' stats every entry"
 		--info "peers=s3fs $(s3fs --version 2>/dev/null | awk 'NR == 1 { print $NF }') (-o use_path_request_style), rclone $(rclone version 2>/dev/null | awk 'NR == 1 { print $2 }') mount (--read-only; vfs-cache-mode off and full)"
@@ -520,8 +521,13 @@ rand_side() {
 			dd if="$f" of=/dev/null bs=1M status=none || die "dd of $f through $name failed"
 		fi
 		out=$W/fio-$name-$phase.json
+		# Cold: the first COLD_IOS reads of a fresh mount, each most
+		# likely in a part of the file not fetched yet; a timed run
+		# would end up measuring the page cache once the file is in.
+		local -a howlong=(--time_based --runtime="$FIO_SECS")
+		[ $phase = cold ] && howlong=(--number_ios="$COLD_IOS" --runtime=300)
 		fio --name=rand --filename="$f" --readonly --rw=randread --bs=4k \
-			--ioengine=psync --numjobs=1 --time_based --runtime="$FIO_SECS" \
+			--ioengine=psync --numjobs=1 "${howlong[@]}" \
 			--norandommap --randrepeat=0 --invalidate=0 \
 			--output-format=json --output="$out" >/dev/null ||
 			die "fio through $name ($phase) failed (see $out)"
