@@ -74,7 +74,8 @@
  *                    The XXH3-64 digest of each 2^log2-byte block of an
  *                    object larger than one block (lib/oid.h), recorded in
  *                    the batch that makes it DUAL. Derived from the bytes,
- *                    so never stale: kept whatever the object's state.
+ *                    so never stale: kept whatever the object's state
+ *                    (whatever removes an object record must remove it).
  *                    Objects without one (copied to S3 before schema 3)
  *                    are fetched and checked whole.
  *   objrefs       oid(16) vid(8)          -> fmt
