@@ -69,7 +69,7 @@
  * pool: with 4 MiB objects, 16 MiB in flight over as many requests, enough
  * to keep a network link or S3 behind catalogd busy while the reader works
  * through the object it has. objects.c bounds the downloads in flight. */
-#define COLD_AHEAD 4
+#define COLD_AHEAD 8
 
 #define XATTR_VERSION "user.cairn.version"
 #define XATTR_OBJECTS "user.cairn.objects"
@@ -1171,12 +1171,33 @@ static void prefetch_chunk(struct fileh *h, uint64_t k)
 	pthread_mutex_unlock(&h->mu);
 }
 
-/* Whether a read of chunk k moves a front-to-back reader on by one chunk
- * (or starts one at chunk 0): worth reading ahead for. h->mu held. */
+/* How far past the furthest chunk a front-to-back reader has reached a
+ * read may land and still be that reader: the kernel's read-ahead (up to
+ * READAHEAD_SPAN bytes) sends several reads at once, on several threads,
+ * and they reach us out of order. h->mu held. */
+#define READAHEAD_SPAN (16u << 20)
+
+static bool in_stream(const struct fileh *h, uint64_t k)
+{
+	uint64_t span = COLD_AHEAD + 2 + READAHEAD_SPAN / h->chunk_size;
+
+	return h->started && k > h->ahead && k <= h->ahead + span;
+}
+
+/* Whether a read of chunk k moves a front-to-back reader on (or starts
+ * one at chunk 0): worth reading ahead for. The furthest chunk reached is
+ * kept, so reads that arrive out of order do not stop the read-ahead. A
+ * handle's first read elsewhere starts the stream without reading ahead:
+ * a reader whose first pages were in the page cache already shows that it
+ * goes front to back with its next chunk. h->mu held. */
 static bool advance(struct fileh *h, uint64_t k)
 {
-	if ((!h->started && k == 0) || (h->started && k == h->ahead + 1)) {
+	if (!h->started) {
 		h->started = true;
+		h->ahead = k;
+		return k == 0;
+	}
+	if (in_stream(h, k)) {
 		h->ahead = k;
 		return true;
 	}
@@ -1280,16 +1301,25 @@ static int read_cold_blocks(struct fileh *h, uint64_t k, uint64_t in_off, size_t
                             void **mem)
 {
 	cairn_oid oid;
-	bool sequential;
+	bool sequential, streaming;
 	void *buf;
 	int rc, slot;
 
 	*mem = NULL;
 	pthread_mutex_lock(&h->mu);
 	slot = find_slot(h, k);
+	/* The chunks just ahead of a sequential reader are being downloaded
+	 * whole (fetch_ahead) or soon will be: waiting for them costs less
+	 * than fetching their bytes twice, and the kernel's read-ahead asks
+	 * for them before the reader needs them. */
+	streaming = in_stream(h, k);
 	pthread_mutex_unlock(&h->mu);
-	if (slot >= 0 || !window_oid(h, k, &oid) || !cfs_object_untouched(&oid, chunk_len(h, k)))
+	if (slot >= 0 || streaming || !window_oid(h, k, &oid) ||
+	    !cfs_object_untouched(&oid, chunk_len(h, k)))
 		return 0;
+	log_debug(MOD, "read %u/%u chunk %" PRIu64 " +%" PRIu64 " (%zu bytes) from its blocks "
+	          "(ahead %" PRIu64 ", started %d)", h->vid, h->ino, k, in_off, len, h->ahead,
+	          (int)h->started);
 	buf = malloc(len);
 	if (!buf)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");

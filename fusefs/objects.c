@@ -53,7 +53,7 @@
 #define MOD "cairnfs/objects"
 
 /* Downloads running ahead of sequential readers, and how many may wait. */
-#define PREFETCH_WORKERS 4
+#define PREFETCH_WORKERS 8
 #define PREFETCH_QUEUE 64
 /* A waiter gives up this long after the download's own timeout would have
  * ended it: a guard, not the bound users see. */

@@ -772,34 +772,35 @@ out:
 	return rc;
 }
 
-int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx)
+/* GET path, the body streamed to sink, under the request timeout. */
+static int download(const char *path, cairn_client_sink sink, void *ctx)
 {
-	char hex[CAIRN_OID_HEXLEN + 1], path[96];
 	cairn_client *c;
 	int rc;
 
 	rc = cfs_remote_client(&c);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "/v1/objects/%s", cairn_oid_fmt(hex, oid));
 	cairn_client_set_timeout(c, req_timeout);
 	return cairn_client_download(c, path, sink, ctx);
+}
+
+int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], path[96];
+
+	snprintf(path, sizeof(path), "/v1/objects/%s", cairn_oid_fmt(hex, oid));
+	return download(path, sink, ctx);
 }
 
 int cfs_remote_object_blocks(const cairn_oid *oid, uint64_t off, uint64_t len,
                              cairn_client_sink sink, void *ctx)
 {
 	char hex[CAIRN_OID_HEXLEN + 1], path[160];
-	cairn_client *c;
-	int rc;
 
-	rc = cfs_remote_client(&c);
-	if (rc)
-		return rc;
 	snprintf(path, sizeof(path), "/v1/objects/%s/blocks?offset=%" PRIu64 "&length=%" PRIu64,
 	         cairn_oid_fmt(hex, oid), off, len);
-	cairn_client_set_timeout(c, req_timeout);
-	return cairn_client_download(c, path, sink, ctx);
+	return download(path, sink, ctx);
 }
 
 int cfs_remote_objects_info(const cairn_oid *ids, size_t n, cfs_state_fn fn, void *ctx)

@@ -17,27 +17,14 @@ CHUNK=262144
 TREE="$PY $(dirname "$0")/treetool.py"
 
 # tier_json — GET a tiering endpoint over the socket, as a script would.
-api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }
-state_count() { api /v1/tier/status | jq -r ".states.$1.objects"; }
 # oids_of DS@V PATH — the object ids of a file.
 oids_of() { cairn tier explain "$1" "$2" --json | jq -r '.objects[].id'; }
-# wait_until WHAT SECONDS CMD... — polls CMD until it succeeds.
-wait_until() {
-	local what=$1 secs=$2 i
-	shift 2
-	for i in $(seq 1 $((secs * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out after ${secs}s waiting for: $what"
-}
 no_moves() {
 	local st
 	st=$(api /v1/tier/status)
 	[ "$(jq '.queue.migrate + .queue.release + .queue.recall + .queue.busy' <<<"$st")" = 0 ] &&
 	[ "$(jq '.states.migrating.objects + .states.releasing.objects + .states.recalling.objects' <<<"$st")" = 0 ]
 }
-all_in() { [ "$(state_count "$1")" = "$2" ]; }
 
 $TREE gen "$T/src" --files 300 --chunk-size $CHUNK --seed 11
 # A second dataset that shares the big files with the first (dedup: one

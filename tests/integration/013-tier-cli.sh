@@ -11,23 +11,6 @@
 
 CHUNK=262144
 
-api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }
-state_count() { api /v1/tier/status | jq -r ".states.$1.objects"; }
-wait_until() {
-	local what=$1 secs=$2 i
-	shift 2
-	for i in $(seq 1 $((secs * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out after ${secs}s waiting for: $what"
-}
-all_in() { [ "$(state_count "$1")" = "$2" ]; }
-no_moves() {
-	api /v1/tier/status | jq -e '.queue.migrate + .queue.release + .queue.recall +
-		(.queue.busy // 0) + .states.migrating.objects + .states.releasing.objects +
-		.states.recalling.objects == 0' >/dev/null
-}
 # expect_usage DESCRIPTION CMD... — CMD must exit 2 (bad arguments) with a
 # message on stderr.
 expect_usage() {

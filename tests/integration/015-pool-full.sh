@@ -43,22 +43,6 @@ pool_fs_on_exit() {
 }
 trap 'pool_fs_on_exit; s3_on_exit; cleanup' EXIT
 
-api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }
-state_count() { api /v1/tier/status | jq -r ".states.$1.objects"; }
-wait_until() {
-	local what=$1 secs=$2 i
-	shift 2
-	for i in $(seq 1 $((secs * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out after ${secs}s waiting for: $what"
-}
-no_moves() {
-	api /v1/tier/status | jq -e '.queue.migrate + .queue.release + .queue.recall +
-		(.queue.busy // 0) + .states.migrating.objects + .states.releasing.objects +
-		.states.recalling.objects == 0' >/dev/null
-}
 alive() { kill -0 "$CATALOGD_PID" 2>/dev/null && cairn status >/dev/null 2>&1; }
 tier_of() { getfattr --absolute-names --only-values -n user.cairn.tier "$1"; }
 versions() { cairn log data --json | jq '.versions | length'; }

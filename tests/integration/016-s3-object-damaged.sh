@@ -18,28 +18,9 @@
 CHUNK=262144
 TIMEOUT=3
 
-api() { curl -s --unix-socket "$SOCK" "http://cairn$1"; }
 api_status() { curl -s -o "$2" -w '%{http_code}' --unix-socket "$SOCK" "http://cairn$1"; }
-state_count() { api /v1/tier/status | jq -r ".states.$1.objects"; }
 state_of() { api "/v1/objects/$1/info" | jq -r .state; }
-wait_until() {
-	local what=$1 secs=$2 i
-	shift 2
-	for i in $(seq 1 $((secs * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "timed out after ${secs}s waiting for: $what"
-}
-all_in() { [ "$(state_count "$1")" = "$2" ]; }
-no_moves() {
-	api /v1/tier/status | jq -e '.queue.migrate + .queue.release + .queue.recall +
-		(.queue.busy // 0) + .states.migrating.objects + .states.releasing.objects +
-		.states.recalling.objects == 0' >/dev/null
-}
-ids_of() { getfattr --only-values -n user.cairn.objects "$1"; }
 in_dir() { [ -e "$1/${2:0:2}/${2:2:2}/$2" ]; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 mkdir -p "$T/src/data" "$T/keep"
 # Four files of four objects each: one kind of damage per file, on its

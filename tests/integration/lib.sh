@@ -208,3 +208,29 @@ s3_on_exit() {
 	return $rc
 }
 trap 's3_on_exit; cleanup' EXIT
+
+# ---- catalogd's API and tiering, for the scenarios with an S3 tier ---------
+
+api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }
+# state_count STATE — objects in that tier state.
+state_count() { api /v1/tier/status | jq -r ".states.$1.objects"; }
+# wait_until WHAT SECONDS CMD... — polls CMD until it succeeds.
+wait_until() {
+	local what=$1 secs=$2 i
+	shift 2
+	for i in $(seq 1 $((secs * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "timed out after ${secs}s waiting for: $what"
+}
+# all_in STATE COUNT — exactly COUNT objects are in STATE.
+all_in() { [ "$(state_count "$1")" = "$2" ]; }
+# no_moves — nothing queued, nothing in an in-flight state.
+no_moves() {
+	api /v1/tier/status | jq -e '.queue.migrate + .queue.release + .queue.recall +
+		(.queue.busy // 0) + .states.migrating.objects + .states.releasing.objects +
+		.states.recalling.objects == 0' >/dev/null
+}
+ids_of() { getfattr --only-values -n user.cairn.objects "$1"; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
