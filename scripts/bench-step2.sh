@@ -478,6 +478,28 @@ read_side() {
 	unmount_peer
 }
 
+# peer_sides FN WHAT — FN (read_side, rand_side) for s3fs and both rclone
+# modes, those that run here.
+peer_sides() {
+	local fn=$1 what=$2
+	if [ -z "$SKIP_S3FS" ]; then
+		log "$what: s3fs"
+		"$fn" s3fs mount_s3fs
+	fi
+	if [ -z "$SKIP_RCLONE" ]; then
+		log "$what: rclone"
+		"$fn" rclone mount_rclone off
+		log "$what: rclone --vfs-cache-mode full"
+		"$fn" rclonefull mount_rclone full
+	fi
+}
+
+# still_cold — every run of cairnfs must have read from S3.
+still_cold() {
+	[ "$("$CAIRN" show bench/seq@1 --json | jq -r '.tiers.cold.objects // 0')" = "$SEQ_OBJS" ] ||
+		die "bench/seq@1 is no longer all cold (recall_on_read=no)"
+}
+
 # --- 2. cold sequential reads and time to first byte ----------------------
 if want read; then
 	# The raw GET reads objects cairn-s3probe put; without the migrate step
@@ -488,21 +510,11 @@ if want read; then
 	for r in $(seq 1 "$RUNS"); do
 		log "cold reads run $r/$RUNS ($SEQ_LABEL): cairnfs"
 		read_side cairn mount_cairnfs
-		[ "$("$CAIRN" show bench/seq@1 --json | jq -r '.tiers.cold.objects // 0')" = "$SEQ_OBJS" ] ||
-			die "bench/seq@1 is no longer all cold (recall_on_read=no)"
+		still_cold
 		drop_caches
 		out=$("$PROBE" bench get "$SEQ_OBJS" "$OBJ" 4) || die "cairn-s3probe bench get failed"
 		rec raw.getseq.s "$(awk '{ print $5 }' <<<"$out")"
-		if [ -z "$SKIP_S3FS" ]; then
-			log "cold reads run $r/$RUNS: s3fs"
-			read_side s3fs mount_s3fs
-		fi
-		if [ -z "$SKIP_RCLONE" ]; then
-			log "cold reads run $r/$RUNS: rclone"
-			read_side rclone mount_rclone off
-			log "cold reads run $r/$RUNS: rclone --vfs-cache-mode full"
-			read_side rclonefull mount_rclone full
-		fi
+		peer_sides read_side "cold reads run $r/$RUNS"
 	done
 fi
 
@@ -543,18 +555,8 @@ if want rand; then
 	for r in $(seq 1 "$RUNS"); do
 		log "random 4 KiB reads run $r/$RUNS (fio, ${FIO_SECS}s cold + ${FIO_SECS}s warm): cairnfs"
 		rand_side cairn mount_cairnfs
-		[ "$("$CAIRN" show bench/seq@1 --json | jq -r '.tiers.cold.objects // 0')" = "$SEQ_OBJS" ] ||
-			die "bench/seq@1 is no longer all cold (recall_on_read=no)"
-		if [ -z "$SKIP_S3FS" ]; then
-			log "random 4 KiB reads run $r/$RUNS: s3fs"
-			rand_side s3fs mount_s3fs
-		fi
-		if [ -z "$SKIP_RCLONE" ]; then
-			log "random 4 KiB reads run $r/$RUNS: rclone"
-			rand_side rclone mount_rclone off
-			log "random 4 KiB reads run $r/$RUNS: rclone --vfs-cache-mode full"
-			rand_side rclonefull mount_rclone full
-		fi
+		still_cold
+		peer_sides rand_side "random 4 KiB reads run $r/$RUNS"
 	done
 fi
 
