@@ -121,18 +121,7 @@ void http_respond_json(struct http_req *r, int status, json_t *body)
 void http_respond_buffer(struct http_req *r, int status, const char *ctype,
                          void *buf, size_t len)
 {
-	struct MHD_Response *resp;
-
-	if (r->responded) {
-		free(buf);
-		return;
-	}
-	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL)
-		free(buf);
-	else
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	queue(r, status, resp);
+	http_respond_view(r, status, ctype, buf, len, free, buf);
 }
 
 void http_respond_view(struct http_req *r, int status, const char *ctype,
