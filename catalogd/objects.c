@@ -353,20 +353,16 @@ static int blocks_from_pool(struct catalog *c, const cairn_oid *oid, uint64_t a,
                             uint8_t *buf, size_t len, unsigned log2, const uint64_t *d)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
-	size_t nread = 0, bs = (size_t)1 << log2;
+	size_t nread = 0;
 	int rc;
 
 	rc = cairn_store_get_range(cairn_pool_store(c->pool), oid, a, buf, len, &nread);
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; i * bs < len; i++) {
-		size_t n = len - i * bs < bs ? len - i * bs : bs;
-		if (nread != len || cairn_block_digest(buf + i * bs, n) != d[i]) {
-			log_error(MOD, "object %s in the pool does not match its block digests "
-			          "at %llu; not serving it", cairn_oid_fmt(hex, oid),
-			          (unsigned long long)a);
-			return CAIRN_ECORRUPT;
-		}
+	if (nread != len || cairn_block_mismatch(buf, len, log2, d) >= 0) {
+		log_error(MOD, "object %s in the pool does not match its block digests at "
+		          "%llu; not serving it", cairn_oid_fmt(hex, oid), (unsigned long long)a);
+		return CAIRN_ECORRUPT;
 	}
 	return 0;
 }

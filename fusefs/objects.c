@@ -788,8 +788,9 @@ int cfs_object_read_blocks(const cairn_oid *oid, uint64_t size, uint64_t off, si
 	 * (2^9): one more at each end, and a digest each. */
 	uint64_t most = len + 2 * (uint64_t)CAIRN_BLOCK_SIZE;
 	struct blockbuf b = { .cap = BLOCKS_HDR + (size_t)most + 8 * ((size_t)most / 512 + 2) };
-	uint64_t first, n, a, end;
+	uint64_t first, n, a, end, *digests = NULL;
 	const uint8_t *data;
+	int64_t bad;
 	unsigned log2;
 	int rc;
 
@@ -827,23 +828,26 @@ int cfs_object_read_blocks(const cairn_oid *oid, uint64_t size, uint64_t off, si
 	if (a > off || end < off + len || end <= a ||
 	    (size_t)(b.p + b.len - data) != end - a)
 		goto out;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t bo = i << log2, bl = end - a - bo < (1ull << log2) ? end - a - bo :
-		              (1ull << log2);
-		uint64_t want = (uint64_t)get32(b.p + BLOCKS_HDR + 8 * i) << 32 |
-		                get32(b.p + BLOCKS_HDR + 8 * i + 4);
-
-		if (cairn_block_digest(data + bo, (size_t)bl) != want) {
-			rc = cairn_error_set(CAIRN_ECORRUPT, "block %" PRIu64 " of object %s from "
-			                     "catalogd fails its digest; not served", first + i, hex);
-			log_error(MOD, "%s", cairn_error_msg());
-			goto out;
-		}
+	digests = malloc((size_t)n * sizeof(*digests));
+	if (!digests) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		digests[i] = (uint64_t)get32(b.p + BLOCKS_HDR + 8 * i) << 32 |
+		             get32(b.p + BLOCKS_HDR + 8 * i + 4);
+	if ((bad = cairn_block_mismatch(data, (size_t)(end - a), log2, digests)) >= 0) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "block %" PRIu64 " of object %s from "
+		                     "catalogd fails its digest; not served",
+		                     first + (uint64_t)bad, hex);
+		log_error(MOD, "%s", cairn_error_msg());
+		goto out;
 	}
 	memcpy(buf, data + (off - a), len);
 	cairn_error_clear();
 	rc = 0;
 out:
+	free(digests);
 	free(b.p);
 	return rc;
 }

@@ -31,11 +31,6 @@ void cairn_oid_hash(cairn_oid *out, const void *data, size_t len)
 	canonical(out, XXH3_128bits(data, len));
 }
 
-uint64_t cairn_block_digest(const void *data, size_t len)
-{
-	return XXH3_64bits(data, len);
-}
-
 uint64_t cairn_block_count(uint64_t size, unsigned log2)
 {
 	return (size >> log2) + ((size & ((UINT64_C(1) << log2) - 1)) != 0);
@@ -48,6 +43,18 @@ void cairn_block_digests(uint64_t *out, const void *data, size_t len, unsigned l
 
 	for (size_t off = 0; off < len; off += bs)
 		*out++ = XXH3_64bits(p + off, len - off < bs ? len - off : bs);
+}
+
+int64_t cairn_block_mismatch(const void *data, size_t len, unsigned log2,
+                             const uint64_t *digests)
+{
+	const uint8_t *p = data;
+	size_t bs = (size_t)1 << log2;
+
+	for (size_t i = 0; i * bs < len; i++)
+		if (XXH3_64bits(p + i * bs, len - i * bs < bs ? len - i * bs : bs) != digests[i])
+			return (int64_t)i;
+	return -1;
 }
 
 char *cairn_oid_fmt(char *out, const cairn_oid *oid)

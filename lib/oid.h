@@ -32,12 +32,15 @@ int cairn_oid_cmp(const cairn_oid *a, const cairn_oid *b);
 #define CAIRN_BLOCK_LOG2 16
 #define CAIRN_BLOCK_SIZE (1u << CAIRN_BLOCK_LOG2)
 
-uint64_t cairn_block_digest(const void *data, size_t len);
 /* Blocks of 2^log2 bytes in size bytes (the last one may be short). */
 uint64_t cairn_block_count(uint64_t size, unsigned log2);
 /* The digest of every block of data[0..len) into out (cairn_block_count
  * entries). */
 void cairn_block_digests(uint64_t *out, const void *data, size_t len, unsigned log2);
+/* The index of the first block of data[0..len) whose digest is not
+ * digests[i], or -1 when every block matches. */
+int64_t cairn_block_mismatch(const void *data, size_t len, unsigned log2,
+                             const uint64_t *digests);
 
 /* Streaming digest, for objects that arrive in pieces and for manifests.
  * One hasher per thread of use; _free(NULL) is a no-op. */

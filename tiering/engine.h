@@ -193,7 +193,7 @@ int tier_engine_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size
 /* Fills buf with bytes [off, off + len) of the object's S3 copy, checked
  * block by block: off is a multiple of 2^log2, len whole blocks (the last
  * one may be short, at the object's end) and digests[i] the digest of
- * block i of the range (cairn_block_digest). Errors as tier_engine_fetch;
+ * block i of the range (cairn_block_digests). Errors as tier_engine_fetch;
  * a range GET each time (no single flight), nothing written to the pool. */
 int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64_t off,
                              void *buf, size_t len, unsigned log2,

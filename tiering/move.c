@@ -496,8 +496,8 @@ int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64
                              const uint64_t *digests)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
-	size_t nread = 0, bs = (size_t)1 << log2;
-	const uint8_t *p = buf;
+	size_t nread = 0;
+	int64_t bad;
 	int rc;
 
 	cairn_oid_fmt(hex, oid);
@@ -514,13 +514,10 @@ int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64
 		rc = cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is truncated (%zu of "
 		                     "%zu bytes at %llu); not served", hex, nread, len,
 		                     (unsigned long long)off);
-	for (size_t i = 0; rc == 0 && i * bs < len; i++) {
-		size_t n = len - i * bs < bs ? len - i * bs : bs;
-		if (cairn_block_digest(p + i * bs, n) != digests[i])
-			rc = cairn_error_set(CAIRN_ECORRUPT, "block %llu of the S3 copy of %s "
-			                     "does not match its digest; not served",
-			                     (unsigned long long)((off >> log2) + i), hex);
-	}
+	if (rc == 0 && (bad = cairn_block_mismatch(buf, len, log2, digests)) >= 0)
+		rc = cairn_error_set(CAIRN_ECORRUPT, "block %llu of the S3 copy of %s does "
+		                     "not match its digest; not served",
+		                     (unsigned long long)((off >> log2) + (uint64_t)bad), hex);
 	if (rc != 0) {
 		tier_note_error(e, "recall", oid, cairn_error_msg());
 		return rc;

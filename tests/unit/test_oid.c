@@ -124,8 +124,11 @@ static void test_block_digests(void **state)
 	assert_true(d[0] == UINT64_C(0x513812aaf46c6769));
 	assert_true(d[15] == UINT64_C(0x513812aaf46c6769));
 	assert_true(d[16] == UINT64_C(0x57c52d21ce492c1e));
-	assert_true(cairn_block_digest(b + 16 * CAIRN_BLOCK_SIZE, 17) == d[16]);
+	assert_int_equal(cairn_block_mismatch(b, len, CAIRN_BLOCK_LOG2, d), -1);
+	assert_int_equal(cairn_block_mismatch(b + 16 * CAIRN_BLOCK_SIZE, 17, CAIRN_BLOCK_LOG2,
+	                                      &d[16]), -1);
 	b[5 * CAIRN_BLOCK_SIZE + 1234] ^= 1;
+	assert_int_equal(cairn_block_mismatch(b, len, CAIRN_BLOCK_LOG2, d), 5);
 	cairn_block_digests(d2, b, len, CAIRN_BLOCK_LOG2);
 	for (int i = 0; i < 17; i++) {
 		if (i == 5)
