@@ -142,6 +142,9 @@ static void rule_delete(struct catalog *c, struct http_req *r)
 
 /* ---- run, jobs ---- */
 
+static void start_job(struct catalog *c, struct http_req *r, bool scrub, uint64_t vid,
+                      const char *label);
+
 static void run_body(void *ctx, struct http_req *r, json_t *body)
 {
 	struct catalog *c = ctx;
@@ -249,6 +252,13 @@ void tierapi_route(struct catalog *c, struct http_req *r, char **seg, int n)
 			bad_method(r);
 		return;
 	}
+	if (n == 2 && strcmp(seg[1], "scrub") == 0) {
+		if (method_is(r, "POST"))
+			start_job(c, r, true, 0, "every object");
+		else
+			bad_method(r);
+		return;
+	}
 	cairn_error_set(CAIRN_ENOTFOUND, "no such endpoint: %s", http_path(r));
 	http_respond_current_error(r, CAIRN_ENOTFOUND);
 }
@@ -270,22 +280,24 @@ static void pin(struct catalog *c, struct http_req *r, const struct cat_dataset 
 	http_respond_empty(r, 204);
 }
 
-static void recall(struct catalog *c, struct http_req *r, const struct cat_dataset *ds,
-                   const struct cat_version *v)
+/* A recall or a scrub job over version vid (a scrub may take vid 0: every
+ * object); 202 with the job's id and what it takes on. */
+static void start_job(struct catalog *c, struct http_req *r, bool scrub, uint64_t vid,
+                      const char *label)
 {
-	char label[CAIRN_DATASET_NAME_MAX + 24], actor[128];
+	char actor[128];
 	uint64_t job, objects, bytes;
 	int rc;
 
-	snprintf(label, sizeof(label), "%s@%llu", ds->name, (unsigned long long)v->seq);
-	rc = tier_engine_recall_version(c->tier, v->vid, label, &job, &objects, &bytes);
+	rc = scrub ? tier_engine_scrub(c->tier, vid, label, &job, &objects, &bytes)
+	           : tier_engine_recall_version(c->tier, vid, label, &job, &objects, &bytes);
 	if (rc != 0) {
 		http_respond_current_error(r, rc);
 		return;
 	}
 	api_actor(r, actor, sizeof(actor));
-	log_info(MOD, "%s asked to recall %s (job %llu)", actor, label,
-	         (unsigned long long)job);
+	log_info(MOD, "%s asked to %s %s (job %llu)", actor, scrub ? "scrub" : "recall",
+	         label, (unsigned long long)job);
 	http_respond_json(r, 202, json_pack("{s:I,s:I,s:I}", "job", (json_int_t)job,
 	                                    "objects", (json_int_t)objects,
 	                                    "bytes", (json_int_t)bytes));
@@ -345,9 +357,12 @@ void tierapi_version(struct catalog *c, struct http_req *r, const struct cat_dat
 			pin(c, r, ds, v, false);
 		else
 			bad_method(r);
-	} else if (strcmp(sub, "recall") == 0) {
+	} else if (strcmp(sub, "recall") == 0 || strcmp(sub, "scrub") == 0) {
+		char label[CAIRN_DATASET_NAME_MAX + 24];
+
+		snprintf(label, sizeof(label), "%s@%llu", ds->name, (unsigned long long)v->seq);
 		if (method_is(r, "POST"))
-			recall(c, r, ds, v);
+			start_job(c, r, sub[0] == 's', v->vid, label);
 		else
 			bad_method(r);
 	} else if (method_is(r, "GET")) {

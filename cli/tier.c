@@ -31,6 +31,7 @@ static const char tier_help[] =
 	"       cairn tier run [--dry-run] [--limit N] [--json]\n"
 	"       cairn tier pin NAME[@V] | unpin NAME[@V]\n"
 	"       cairn tier recall NAME[@V] [--no-wait] [--json]\n"
+	"       cairn tier scrub NAME[@V] | --all [--no-wait] [--json]\n"
 	"       cairn tier job ID [--wait] [--json]\n"
 	"       cairn tier explain NAME[@V] PATH [--json]\n"
 	"\n"
@@ -49,7 +50,11 @@ static const char tier_help[] =
 	"  pin       keep a version's objects on the pool (unpin undoes it)\n"
 	"  recall    bring a whole version back to the pool before a job, with\n"
 	"            progress; exits 1 if any object could not be recalled\n"
-	"  job       show (or follow, with --wait) a recall job\n"
+	"  scrub     read every copy of a version's objects (or of all objects)\n"
+	"            and check it against its digest; a damaged or missing copy\n"
+	"            is replaced from a good one; exits 1 if an object has no\n"
+	"            good copy left\n"
+	"  job       show (or follow, with --wait) a recall or scrub job\n"
 	"  explain   each object of a file: its state, last access, pin, rule, and\n"
 	"            what the engine decides for it and why\n"
 	"\n"
@@ -124,10 +129,27 @@ static const char recall_help[] =
 	"  --no-wait   start the job, print its id and return\n"
 	"              (follow it with 'cairn tier job ID --wait')\n";
 
+static const char scrub_help[] =
+	"usage: cairn tier scrub NAME[@V] [--no-wait] [--json]\n"
+	"       cairn tier scrub --all [--no-wait] [--json]\n"
+	"\n"
+	"Reads every copy of every object of a version (or, with --all, of the\n"
+	"whole catalog): the pool copy and the S3 copy, each checked against the\n"
+	"object's digest. A damaged or missing copy is replaced from the good\n"
+	"one: a bad pool copy of a dual object is removed and the object recalled\n"
+	"from S3; a bad S3 copy is sent again from the pool and verified as a\n"
+	"migration is. Objects being moved are left to that move. Progress and a\n"
+	"summary as for recall; the objects with no good copy left are listed on\n"
+	"stderr and the command exits 1. S3 reads count against the bandwidth\n"
+	"limit.\n"
+	"\n"
+	"  --all       every object in the catalog\n"
+	"  --no-wait   start the job, print its id and return\n";
+
 static const char job_help[] =
 	"usage: cairn tier job ID [--wait] [--json]\n"
 	"\n"
-	"Shows a recall job; with --wait, follows it until it ends and exits 1\n"
+	"Shows a recall or scrub job; with --wait, follows it until it ends and exits 1\n"
 	"if it failed.\n";
 
 static const char explain_help[] =
@@ -297,6 +319,9 @@ static void status_print(const json_t *st)
 	snprintf(line, sizeof(line), "migrate %lld, release %lld, recall %lld",
 	         (long long)cli_jint(q, "migrate"), (long long)cli_jint(q, "release"),
 	         (long long)cli_jint(q, "recall"));
+	if (cli_jint(q, "scrub") > 0)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line), ", scrub %lld",
+		         (long long)cli_jint(q, "scrub"));
 	if (cli_jint(q, "busy") > 0)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "; %lld in progress",
 		         (long long)cli_jint(q, "busy"));
@@ -317,6 +342,15 @@ static void status_print(const json_t *st)
 		       cli_size(b, sizeof(b), (uint64_t)cli_jint(r, "bytes")),
 		       (long long)cli_jint(rec, "objects"),
 		       cli_size(c, sizeof(c), (uint64_t)cli_jint(rec, "bytes")));
+	}
+	{
+		json_t *sc = json_object_get(st, "scrub");
+
+		if (cli_jint(sc, "checked") + cli_jint(sc, "damaged") > 0)
+			printf("%-13schecked %lld objects, repaired %lld, %lld with no good copy%s\n",
+			       "scrub:", (long long)cli_jint(sc, "checked"),
+			       (long long)cli_jint(sc, "repaired"), (long long)cli_jint(sc, "damaged"),
+			       cli_jint(sc, "damaged") > 0 ? "  (see errors)" : "");
 	}
 
 	putchar('\n');
@@ -861,6 +895,7 @@ static int follow_job(json_t **out, cairn_client *c, const char *id, const char 
 static int job_result(struct cli *cli, const json_t *j, const char *what, double secs)
 {
 	const char *state = cli_jstr(j, "state");
+	int scrub = strcmp(cli_jstr(j, "kind"), "scrub") == 0;
 	int64_t failed = cli_jint(j, "failed");
 	char a[32], r[32];
 
@@ -879,15 +914,25 @@ static int job_result(struct cli *cli, const json_t *j, const char *what, double
 		if (secs > 0)
 			printf(" in %.1fs (%s)", secs,
 			       rate(r, sizeof(r), (double)cli_jint(j, "done_bytes") / secs));
+		if (scrub)
+			printf(", %lld repaired", (long long)cli_jint(j, "repaired"));
 		printf(", %s\n", state);
 	}
 	if (strcmp(state, "failed") == 0 || failed > 0) {
 		const char *msg = cli_jstr(j, "message");
+		json_t *bad = json_object_get(j, "bad"), *b;
+		size_t i;
 
+		if (!cli->json) {
+			json_array_foreach(bad, i, b)
+				fprintf(stderr, "  %s\n", cli_jstr(b, "message"));
+		}
 		if (failed > 0)
-			return cli_failf(cli, "%lld object%s could not be recalled%s%s",
-			                 (long long)failed, failed == 1 ? "" : "s",
-			                 *msg ? ": " : "", msg);
+			return cli_failf(cli, "%lld object%s %s%s%s", (long long)failed,
+			                 failed == 1 ? "" : "s",
+			                 scrub ? "could not be checked or have no good copy left"
+			                       : "could not be recalled",
+			                 *msg ? "; the last: " : "", msg);
 		return cli_failf(cli, "the job failed%s%s", *msg ? ": " : "",
 		                 *msg ? msg : "");
 	}
@@ -896,17 +941,22 @@ static int job_result(struct cli *cli, const json_t *j, const char *what, double
 	return CLI_OK;
 }
 
-static int tier_recall(struct cli *cli, int argc, char **argv)
+/* recall and scrub: start the job, then follow it (or not, --no-wait). A
+ * scrub takes --all instead of a version. */
+static int start_job(struct cli *cli, int argc, char **argv, const char *kind,
+                     const char *help)
 {
-	const char *operand;
-	enum { OPT_NOWAIT = 0x200 };
+	const char *operand = NULL;
+	enum { OPT_NOWAIT = 0x200, OPT_ALL };
 	static const struct option opts[] = {
-		CLI_COMMON_OPTIONS, {"no-wait", no_argument, NULL, OPT_NOWAIT}, {0, 0, 0, 0}};
+		CLI_COMMON_OPTIONS, {"no-wait", no_argument, NULL, OPT_NOWAIT},
+		{"all", no_argument, NULL, OPT_ALL}, {0, 0, 0, 0}};
 	char seq[32], path[1024], id[64], what[600];
 	char *name = NULL, *ver = NULL;
 	json_t *start = NULL, *j = NULL;
+	int scrub = strcmp(kind, "scrub") == 0;
 	cairn_client *c;
-	int opt, nowait = 0, rc = CLI_OK;
+	int opt, nowait = 0, all = 0, rc = CLI_OK;
 	double t0;
 
 	cli_getopt_reset();
@@ -914,24 +964,42 @@ static int tier_recall(struct cli *cli, int argc, char **argv)
 		switch (opt) {
 		case CLI_OPT_JSON: cli->json = 1; break;
 		case OPT_NOWAIT: nowait = 1; break;
-		case 'h': return cli_help(recall_help);
-		default: return cli_bad_option(cli, recall_help, argv, opt);
+		case OPT_ALL:
+			if (!scrub)
+				return cli_bad_option(cli, help, argv, opt);
+			all = 1;
+			break;
+		case 'h': return cli_help(help);
+		default: return cli_bad_option(cli, help, argv, opt);
 		}
 	}
-	rc = cli_one_operand(cli, argc, argv, recall_help, "NAME[@V]", &operand);
-	if (rc != CLI_OK)
-		return rc;
-	if (cli_ref_parse(&name, &ver, operand) < 0)
-		return cli_invalid(cli);
-	t0 = now_s();
-	if (cli_client(cli, &c) < 0 || cli_resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
-	    cli_version_path(path, sizeof(path), name, seq, "/recall") < 0 ||
-	    cairn_client_json(c, "POST", path, NULL, &start) < 0 ||
-	    job_id(id, sizeof(id), json_object_get(start, "job")) < 0) {
-		rc = cli_fail(cli);
-		goto out;
+	if (all && optind < argc)
+		return cli_usage(cli, help, "give NAME[@V] or --all, not both");
+	if (!all) {
+		rc = cli_one_operand(cli, argc, argv, help, "NAME[@V]", &operand);
+		if (rc != CLI_OK)
+			return rc;
+		if (cli_ref_parse(&name, &ver, operand) < 0)
+			return cli_invalid(cli);
 	}
-	snprintf(what, sizeof(what), "recall %s@%s", name, seq);
+	t0 = now_s();
+	if (cli_client(cli, &c) < 0)
+		goto fail;
+	if (all) {
+		snprintf(path, sizeof(path), "/v1/tier/scrub");
+		snprintf(what, sizeof(what), "scrub of every object");
+	} else {
+		char suffix[16];
+
+		snprintf(suffix, sizeof(suffix), "/%s", kind);
+		if (cli_resolve_seq(seq, sizeof(seq), c, name, ver) < 0 ||
+		    cli_version_path(path, sizeof(path), name, seq, suffix) < 0)
+			goto fail;
+		snprintf(what, sizeof(what), "%s %s@%s", kind, name, seq);
+	}
+	if (cairn_client_json(c, "POST", path, NULL, &start) < 0 ||
+	    job_id(id, sizeof(id), json_object_get(start, "job")) < 0)
+		goto fail;
 	if (nowait) {
 		char a[32];
 
@@ -943,17 +1011,28 @@ static int tier_recall(struct cli *cli, int argc, char **argv)
 			       cli_size(a, sizeof(a), (uint64_t)cli_jint(start, "bytes")));
 		goto out;
 	}
-	if (follow_job(&j, c, id, what, isatty(STDERR_FILENO)) < 0) {
-		rc = cli_fail(cli);
-		goto out;
-	}
+	if (follow_job(&j, c, id, what, isatty(STDERR_FILENO)) < 0)
+		goto fail;
 	rc = job_result(cli, j, what, now_s() - t0);
+	goto out;
+fail:
+	rc = cli_fail(cli);
 out:
 	json_decref(j);
 	json_decref(start);
 	free(name);
 	free(ver);
 	return rc;
+}
+
+static int tier_recall(struct cli *cli, int argc, char **argv)
+{
+	return start_job(cli, argc, argv, "recall", recall_help);
+}
+
+static int tier_scrub(struct cli *cli, int argc, char **argv)
+{
+	return start_job(cli, argc, argv, "scrub", scrub_help);
 }
 
 static int tier_job(struct cli *cli, int argc, char **argv)
@@ -1109,6 +1188,7 @@ int cmd_tier(struct cli *cli, int argc, char **argv)
 		{"unpin", NULL, "tier unpin", tier_unpin_cmd},
 		{"recall", NULL, "tier recall", tier_recall},
 		{"job", NULL, "tier job", tier_job},
+		{"scrub", NULL, "tier scrub", tier_scrub},
 		{"explain", NULL, "tier explain", tier_explain},
 	};
 

@@ -262,30 +262,39 @@ bool tier_enqueue_nowait(struct tier_engine *e, const struct task *t)
 
 /* ---- jobs ---- */
 
+static const char *const job_kinds[] = { "recall", "scrub" };
+
 /* With mu held: finishes the job when nothing of it is left. */
 static void job_maybe_finish_locked(struct job *j)
 {
 	if (j->feeding || j->pending > 0 || j->state != JOB_RUNNING)
 		return;
 	j->finished = tier_now();
-	if (j->failed == 0) {
+	if (j->failed > 0) {
+		j->state = JOB_FAILED;
+		log_error(MOD, "%s of %s failed for %llu objects: %s", job_kinds[j->kind],
+		          j->label, (unsigned long long)j->failed, j->message);
+		return;
+	}
+	j->state = JOB_DONE;
+	if (j->kind == JOB_RECALL) {
 		/* Objects a reader recalled meanwhile were never queued: the
 		 * whole version is on the pool now. */
 		j->done_objects = j->objects;
 		j->done_bytes = j->bytes;
-		j->state = JOB_DONE;
 		snprintf(j->message, sizeof(j->message), "recalled");
-		log_info(MOD, "recall of %s done: %llu objects, %llu bytes in %llds",
-		         j->label, (unsigned long long)j->objects,
-		         (unsigned long long)j->bytes, (long long)(j->finished - j->started));
 	} else {
-		j->state = JOB_FAILED;
-		log_error(MOD, "recall of %s failed for %llu objects: %s", j->label,
-		          (unsigned long long)j->failed, j->message);
+		snprintf(j->message, sizeof(j->message), "%llu objects checked, %llu repaired",
+		         (unsigned long long)j->done_objects, (unsigned long long)j->repaired);
 	}
+	log_info(MOD, "%s of %s done: %llu objects, %llu bytes in %llds (%s)",
+	         job_kinds[j->kind], j->label, (unsigned long long)j->done_objects,
+	         (unsigned long long)j->done_bytes, (long long)(j->finished - j->started),
+	         j->message);
 }
 
-void tier_job_task_done_locked(struct job *j, bool ok, uint64_t bytes, const char *msg)
+void tier_job_task_done_locked(struct job *j, const cairn_oid *oid, bool ok,
+                               uint64_t bytes, const char *msg)
 {
 	j->pending--;
 	if (ok) {
@@ -294,8 +303,31 @@ void tier_job_task_done_locked(struct job *j, bool ok, uint64_t bytes, const cha
 	} else {
 		j->failed++;
 		snprintf(j->message, sizeof(j->message), "%s", msg);
+		if (j->nbad < TIER_JOB_BAD_KEPT) {
+			struct job_bad *b = &j->bad[j->nbad++];
+			cairn_oid_fmt(b->object, oid);
+			snprintf(b->message, sizeof(b->message), "%s", msg);
+		}
 	}
 	job_maybe_finish_locked(j);
+}
+
+/* A page of the job's objects: its version's, or the whole catalog's. */
+static int job_page(struct tier_engine *e, uint64_t vid, const cairn_oid *after,
+                    struct tier_object *page, size_t *n)
+{
+	if (vid == 0)
+		return e->ops->scan(e->ctx, after, page, SCAN_PAGE, n);
+	return e->ops->version_objects(e->ctx, vid, after, page, SCAN_PAGE, n);
+}
+
+/* What a job does with an object in `state`: a recall takes the COLD
+ * ones; a scrub checks every object that has a record. */
+static bool job_wants(int kind, int state, bool counting)
+{
+	if (kind == JOB_SCRUB)
+		return state >= 0;
+	return state == CAIRN_TIER_COLD || (counting && state == CAIRN_TIER_RECALLING);
 }
 
 static void *job_walker(void *arg)
@@ -314,14 +346,16 @@ static void *job_walker(void *arg)
 		goto out;
 	}
 	do {
-		rc = e->ops->version_objects(e->ctx, j->vid, have_after ? &after : NULL,
-		                             page, SCAN_PAGE, &n);
+		rc = job_page(e, j->vid, have_after ? &after : NULL, page, &n);
 		if (rc != 0)
 			break;
 		for (size_t i = 0; i < n && !tier_stopping(e); i++) {
-			struct task t = { .op = OP_RECALL, .oid = page[i].oid,
-			                  .size = page[i].size, .job = j, .background = true };
-			if (page[i].state != CAIRN_TIER_COLD)
+			/* A scrub is not a policy move: the breaker does not
+			 * count its findings, and a suspension does not stop it. */
+			struct task t = { .op = j->kind == JOB_SCRUB ? OP_SCRUB : OP_RECALL,
+			                  .oid = page[i].oid, .size = page[i].size, .job = j,
+			                  .background = j->kind == JOB_RECALL };
+			if (!job_wants(j->kind, page[i].state, false))
 				continue;
 			enqueue_wait(e, &t);
 		}
@@ -343,45 +377,57 @@ out:
 	return NULL;
 }
 
-int tier_engine_recall_version(struct tier_engine *e, uint64_t vid, const char *label,
-                               uint64_t *job, uint64_t *objects, uint64_t *bytes)
+/* Counts what the job will take (objects, bytes), then starts its walker. */
+static int job_start(struct tier_engine *e, int kind, uint64_t vid, const char *label,
+                     uint64_t *job, uint64_t *objects, uint64_t *bytes)
 {
 	struct tier_object *page = NULL;
 	struct job *j = NULL;
 	cairn_oid after;
 	bool have_after = false;
 	size_t n, slot;
-	int rc;
+	int rc = 0;
 
 	*job = *objects = *bytes = 0;
-	if (e->s3 == NULL)
+	if (e->s3 == NULL && kind == JOB_RECALL)
 		return cairn_error_set(CAIRN_EIO, "no cold tier: [s3] endpoint is not set, "
 		                       "so there is nothing to recall from");
-	page = malloc(SCAN_PAGE * sizeof(*page));
 	j = calloc(1, sizeof(*j));
-	if (page == NULL || j == NULL) {
-		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
-		goto out;
-	}
-	do {
-		rc = e->ops->version_objects(e->ctx, vid, have_after ? &after : NULL,
-		                             page, SCAN_PAGE, &n);
-		if (rc != 0)
+	if (j == NULL)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	if (vid == 0) {
+		uint64_t count[CAIRN_TIER_NSTATES], b[CAIRN_TIER_NSTATES];
+
+		e->ops->counts(e->ctx, count, b);
+		for (int s = 0; s < CAIRN_TIER_NSTATES; s++) {
+			j->objects += count[s];
+			j->bytes += b[s];
+		}
+	} else {
+		page = malloc(SCAN_PAGE * sizeof(*page));
+		if (page == NULL) {
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 			goto out;
-		for (size_t i = 0; i < n; i++) {
-			if (page[i].state == CAIRN_TIER_COLD ||
-			    page[i].state == CAIRN_TIER_RECALLING) {
-				j->objects++;
-				j->bytes += page[i].size;
+		}
+		do {
+			rc = job_page(e, vid, have_after ? &after : NULL, page, &n);
+			if (rc != 0)
+				goto out;
+			for (size_t i = 0; i < n; i++) {
+				if (job_wants(kind, page[i].state, true)) {
+					j->objects++;
+					j->bytes += page[i].size;
+				}
 			}
-		}
-		if (n > 0) {
-			after = page[n - 1].oid;
-			have_after = true;
-		}
-	} while (n == SCAN_PAGE);
+			if (n > 0) {
+				after = page[n - 1].oid;
+				have_after = true;
+			}
+		} while (n == SCAN_PAGE);
+	}
 
 	j->e = e;
+	j->kind = kind;
 	j->vid = vid;
 	snprintf(j->label, sizeof(j->label), "%s", label);
 	j->started = tier_now();
@@ -396,7 +442,7 @@ int tier_engine_recall_version(struct tier_engine *e, uint64_t vid, const char *
 	slot = (size_t)(e->next_job % TIER_JOBS_KEPT);
 	if (e->jobs[slot] != NULL && e->jobs[slot]->state == JOB_RUNNING) {
 		pthread_mutex_unlock(&e->mu);
-		rc = cairn_error_set(CAIRN_ERETRY, "%d recall jobs are running already; "
+		rc = cairn_error_set(CAIRN_ERETRY, "%d jobs are running already; "
 		                     "try again when one is done", TIER_JOBS_KEPT);
 		goto out;
 	}
@@ -404,7 +450,7 @@ int tier_engine_recall_version(struct tier_engine *e, uint64_t vid, const char *
 	if (pthread_create(&j->walker, NULL, job_walker, j) != 0) {
 		e->next_job--;
 		pthread_mutex_unlock(&e->mu);
-		rc = cairn_error_set(CAIRN_ENOMEM, "cannot start a recall job");
+		rc = cairn_error_set(CAIRN_ENOMEM, "cannot start a %s job", job_kinds[kind]);
 		goto out;
 	}
 	if (e->jobs[slot] != NULL) {
@@ -419,14 +465,40 @@ int tier_engine_recall_version(struct tier_engine *e, uint64_t vid, const char *
 	*objects = j->objects;
 	*bytes = j->bytes;
 	pthread_mutex_unlock(&e->mu);
-	log_info(MOD, "recall of %s started (job %llu): %llu objects, %llu bytes", label,
-	         (unsigned long long)j->id, (unsigned long long)j->objects,
-	         (unsigned long long)j->bytes);
+	log_info(MOD, "%s of %s started (job %llu): %llu objects, %llu bytes",
+	         job_kinds[kind], label, (unsigned long long)*job,
+	         (unsigned long long)*objects, (unsigned long long)*bytes);
 	j = NULL;
 out:
 	free(j);
 	free(page);
 	return rc;
+}
+
+int tier_engine_recall_version(struct tier_engine *e, uint64_t vid, const char *label,
+                               uint64_t *job, uint64_t *objects, uint64_t *bytes)
+{
+	return job_start(e, JOB_RECALL, vid, label, job, objects, bytes);
+}
+
+int tier_engine_scrub(struct tier_engine *e, uint64_t vid, const char *label,
+                      uint64_t *job, uint64_t *objects, uint64_t *bytes)
+{
+	return job_start(e, JOB_SCRUB, vid, label, job, objects, bytes);
+}
+
+void tier_engine_repair(struct tier_engine *e, const cairn_oid *oid)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	struct tier_object o;
+	struct task t = { .op = OP_SCRUB, .oid = *oid };
+
+	if (e->ops->get(e->ctx, oid, &o) != 0)
+		return;
+	t.size = o.size;
+	if (tier_enqueue_nowait(e, &t))
+		log_info(MOD, "object %s: a check and repair of its copies is queued",
+		         cairn_oid_fmt(hex, oid));
 }
 
 int tier_engine_job_json(struct tier_engine *e, uint64_t id, json_t **out)
@@ -439,17 +511,26 @@ int tier_engine_job_json(struct tier_engine *e, uint64_t id, json_t **out)
 	pthread_mutex_lock(&e->mu);
 	j = id > 0 ? e->jobs[(size_t)((id - 1) % TIER_JOBS_KEPT)] : NULL;
 	if (j == NULL || j->id != id) {
-		rc = cairn_error_set(CAIRN_ENOTFOUND, "no recall job %llu (the last %d "
+		rc = cairn_error_set(CAIRN_ENOTFOUND, "no job %llu (the last %d "
 		                     "are kept)", (unsigned long long)id, TIER_JOBS_KEPT);
 	} else {
-		*out = json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I}",
-			"job", (json_int_t)j->id, "version", j->label,
+		json_t *bad = json_array();
+
+		for (size_t i = 0; i < j->nbad; i++)
+			json_array_append_new(bad, json_pack("{s:s,s:s}", "object", j->bad[i].object,
+			                                     "message", j->bad[i].message));
+		*out = json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:o}",
+			"job", (json_int_t)j->id, "kind", job_kinds[j->kind],
+			"version", j->label,
 			"objects", (json_int_t)j->objects, "bytes", (json_int_t)j->bytes,
 			"done_objects", (json_int_t)j->done_objects,
 			"done_bytes", (json_int_t)j->done_bytes,
-			"failed", (json_int_t)j->failed, "state", states[j->state],
+			"failed", (json_int_t)j->failed, "repaired", (json_int_t)j->repaired,
+			"state", states[j->state],
 			"message", j->message, "started", (json_int_t)j->started,
-			"finished", (json_int_t)j->finished);
+			"finished", (json_int_t)j->finished, "bad", bad);
+		if (*out == NULL)
+			rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
@@ -464,6 +545,7 @@ struct worker_arg {
 
 static void perform(struct tier_engine *e, const struct task *t, uint8_t **buf, size_t *cap)
 {
+	bool repaired = false;
 	int rc = 0;
 
 	cairn_error_clear();
@@ -477,14 +559,26 @@ static void perform(struct tier_engine *e, const struct task *t, uint8_t **buf, 
 	case OP_RECALL:
 		rc = tier_recall(e, t);
 		break;
+	case OP_SCRUB:
+		rc = tier_scrub(e, t, buf, cap, &repaired);
+		break;
 	}
 	if (rc == TIER_DEFERRED)
 		return;         /* the pooler reports it */
 	if (t->background)
 		tier_note_outcome(e, rc == 0, rc);
+	if (t->op == OP_SCRUB) {
+		pthread_mutex_lock(&e->mu);
+		e->scrub_checked += rc == 0;
+		e->scrub_repaired += repaired;
+		e->scrub_damaged += rc == CAIRN_ECORRUPT;
+		pthread_mutex_unlock(&e->mu);
+	}
 	if (t->job != NULL) {
 		pthread_mutex_lock(&e->mu);
-		tier_job_task_done_locked(t->job, rc == 0, t->size, cairn_error_msg());
+		if (repaired)
+			t->job->repaired++;
+		tier_job_task_done_locked(t->job, &t->oid, rc == 0, t->size, cairn_error_msg());
 		pthread_mutex_unlock(&e->mu);
 	}
 }
@@ -1395,6 +1489,14 @@ int tier_engine_status(struct tier_engine *e, json_t **out)
 		"last_scan_seconds", e->last_scan_secs,
 		"jobs_running", (json_int_t)running_jobs,
 		"scanning", e->scanning);
+	if (o != NULL) {
+		json_object_set_new(json_object_get(o, "queue"), "scrub",
+		                    json_integer((json_int_t)e->queued[OP_SCRUB]));
+		json_object_set_new(o, "scrub", json_pack("{s:I,s:I,s:I}",
+			"checked", (json_int_t)e->scrub_checked,
+			"repaired", (json_int_t)e->scrub_repaired,
+			"damaged", (json_int_t)e->scrub_damaged));
+	}
 	pthread_mutex_unlock(&e->mu);
 	*out = o;
 	if (o == NULL)
@@ -1534,7 +1636,7 @@ void tier_engine_stop(struct tier_engine *e)
 		e->queued[t.op]--;
 		tier_oidtab_del(e->held, &t.oid);
 		if (t.job != NULL)
-			tier_job_task_done_locked(t.job, false, 0, "stopped");
+			tier_job_task_done_locked(t.job, &t.oid, false, 0, "stopped");
 	}
 	pthread_mutex_unlock(&e->mu);
 	tier_pooler_stop(e);

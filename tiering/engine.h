@@ -177,6 +177,14 @@ int tier_engine_explain(struct tier_engine *e, const cairn_oid *oid, json_t **ou
  * recalled. */
 int tier_engine_recall_version(struct tier_engine *e, uint64_t vid, const char *label,
                                uint64_t *job, uint64_t *objects, uint64_t *bytes);
+/* A scrub of version vid (0: of every object in the catalog): each copy of
+ * each object is read and checked against its digest, and a damaged or
+ * missing copy is replaced from a good one (a job, like a recall). */
+int tier_engine_scrub(struct tier_engine *e, uint64_t vid, const char *label,
+                      uint64_t *job, uint64_t *objects, uint64_t *bytes);
+/* Queues a check and repair of one object (a reader found a damaged copy);
+ * does nothing when the queue is full or the object is already in hand. */
+void tier_engine_repair(struct tier_engine *e, const cairn_oid *oid);
 /* GET /v1/tier/jobs/{id}; CAIRN_ENOTFOUND for an unknown or forgotten job. */
 int tier_engine_job_json(struct tier_engine *e, uint64_t job, json_t **out);
 

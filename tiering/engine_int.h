@@ -33,6 +33,7 @@ enum task_op {
 	OP_MIGRATE = 0,
 	OP_RELEASE = 1,
 	OP_RECALL = 2,          /* fetch from S3, then the pooler writes it */
+	OP_SCRUB = 3,           /* check every copy, repair from a good one */
 	OP_COUNT
 };
 
@@ -65,13 +66,25 @@ struct flight {
 };
 
 enum job_state { JOB_RUNNING = 0, JOB_DONE = 1, JOB_FAILED = 2 };
+enum job_kind { JOB_RECALL = 0, JOB_SCRUB = 1 };
+
+#define TIER_JOB_BAD_KEPT 32    /* objects a job names among its failures */
+
+struct job_bad {
+	char object[CAIRN_OID_HEXLEN + 1];
+	char message[256];
+};
 
 struct job {
 	uint64_t id;
+	int kind;
 	char label[256];
-	uint64_t vid;
+	uint64_t vid;           /* 0: every object of the catalog (a scrub) */
 	uint64_t objects, bytes;
 	uint64_t done_objects, done_bytes, failed;
+	uint64_t repaired;      /* a scrub: objects given back a good copy */
+	struct job_bad bad[TIER_JOB_BAD_KEPT];
+	size_t nbad;
 	unsigned pending;       /* tasks queued or running */
 	bool feeding;           /* the walker is still queueing */
 	int state;
@@ -145,6 +158,7 @@ struct tier_engine {
 	struct tier_bucket bucket;
 	struct tier_rate rate_migrate, rate_recall;
 	uint64_t tot_objects[3], tot_bytes[3];  /* migrated, released, recalled */
+	uint64_t scrub_checked, scrub_repaired, scrub_damaged;  /* objects */
 	struct tier_error errors[TIER_ERRORS_KEPT];
 	size_t nerrors, errhead;
 	int64_t last_scan;
@@ -207,13 +221,19 @@ bool tier_enqueue_nowait(struct tier_engine *e, const struct task *t);
 int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, size_t *cap);
 int tier_release(struct tier_engine *e, const cairn_oid *oid);
 int tier_recall(struct tier_engine *e, const struct task *t);
+/* Checks each copy of t->oid against its digest and replaces a damaged or
+ * missing one from a good one; *repaired says whether it did. Returns
+ * CAIRN_ECORRUPT when no good copy is left. */
+int tier_scrub(struct tier_engine *e, const struct task *t, uint8_t **buf, size_t *cap,
+               bool *repaired);
 int tier_recover(struct tier_engine *e);
 /* The pooler thread, and how it is stopped (after the workers: it
  * finishes what they handed it). */
 void *tier_pooler_main(void *arg);
 void tier_pooler_stop(struct tier_engine *e);
-/* With mu held: a job's task ended. */
-void tier_job_task_done_locked(struct job *j, bool ok, uint64_t bytes, const char *msg);
+/* With mu held: a job's task on oid ended; msg: why, when it failed. */
+void tier_job_task_done_locked(struct job *j, const cairn_oid *oid, bool ok,
+                               uint64_t bytes, const char *msg);
 
 void tier_flight_put(struct tier_engine *e, struct flight *f);
 /* Removes f from the table (so the next reader fetches anew). */

@@ -103,7 +103,9 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
-/* Reads the whole pool copy and checks it: nothing damaged leaves the pool. */
+/* Reads the whole pool copy and checks it: nothing damaged leaves the pool.
+ * CAIRN_ENOTFOUND when the file is gone, CAIRN_ECORRUPT when it is not
+ * the object. */
 static int read_pool_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
                           uint8_t *buf)
 {
@@ -119,9 +121,37 @@ static int read_pool_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t 
 	cairn_oid_hash(&got, buf, nread);
 	if (nread != size || cairn_oid_cmp(&got, oid) != 0)
 		return cairn_error_set(CAIRN_ECORRUPT, "the pool copy of %s is damaged "
-		                       "(%zu bytes, %llu recorded, or wrong digest); it is not "
-		                       "copied to S3 — run fsck", cairn_oid_fmt(hex, oid),
+		                       "(%zu bytes, %llu recorded, or wrong digest); it is "
+		                       "never copied or served", cairn_oid_fmt(hex, oid),
 		                       nread, (unsigned long long)size);
+	return 0;
+}
+
+/* Reads the whole S3 copy into buf (size bytes) and checks it: CAIRN_ENOTFOUND
+ * when S3 has none, CAIRN_ECORRUPT when it is short or not the object. */
+static int read_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                        uint8_t *buf, bool background)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	cairn_oid got;
+	size_t nread = 0;
+	int rc;
+
+	cairn_oid_fmt(hex, oid);
+	tier_throttle(e, size, background);
+	rc = cairn_s3_get_range(e->s3, oid, 0, buf, (size_t)size, &nread);
+	if (rc == CAIRN_ENOTFOUND)
+		return cairn_error_set(CAIRN_ENOTFOUND, "S3 has no copy of %s", hex);
+	if (rc != 0)
+		return cairn_error_prefix(rc, "fetch %s", hex);
+	if (nread != size)
+		return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is truncated "
+		                       "(%zu of %llu bytes); not served", hex, nread,
+		                       (unsigned long long)size);
+	cairn_oid_hash(&got, buf, nread);
+	if (cairn_oid_cmp(&got, oid) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s does not match "
+		                       "its digest; not served", hex);
 	return 0;
 }
 
@@ -388,26 +418,13 @@ void tier_flight_put(struct tier_engine *e, struct flight *f)
 /* The GET itself, by the leader: whole object, size and digest checked. */
 static int fetch_verified(struct tier_engine *e, struct flight *f, bool background)
 {
-	char hex[CAIRN_OID_HEXLEN + 1];
-	cairn_oid got;
-	size_t nread = 0;
 	int rc;
 
-	cairn_oid_fmt(hex, &f->oid);
-	tier_throttle(e, f->size, background);
-	rc = cairn_s3_get_range(e->s3, &f->oid, 0, f->buf, (size_t)f->size, &nread);
+	rc = read_s3_copy(e, &f->oid, f->size, f->buf, background);
 	if (rc == CAIRN_ENOTFOUND)
-		return cairn_error_set(CAIRN_EIO, "S3 has no copy of %s", hex);
+		rc = cairn_error_prefix(CAIRN_EIO, "lost");
 	if (rc != 0)
-		return cairn_error_prefix(rc, "fetch %s", hex);
-	cairn_oid_hash(&got, f->buf, nread);
-	if (nread != f->size)
-		return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is truncated "
-		                       "(%zu of %llu bytes); not served", hex, nread,
-		                       (unsigned long long)f->size);
-	if (cairn_oid_cmp(&got, &f->oid) != 0)
-		return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s does not match "
-		                       "its digest; not served", hex);
+		return rc;
 	pthread_mutex_lock(&e->mu);
 	tier_rate_add(&e->rate_recall, tier_now(), f->size);
 	pthread_mutex_unlock(&e->mu);
@@ -672,7 +689,8 @@ static void pool_report(struct tier_engine *e, struct pool_item *it)
 		tier_note_outcome(e, it->rc == 0, it->rc);
 	if (it->job != NULL) {
 		pthread_mutex_lock(&e->mu);
-		tier_job_task_done_locked(it->job, it->rc == 0, it->flight->size, it->msg);
+		tier_job_task_done_locked(it->job, &it->flight->oid, it->rc == 0,
+		                          it->flight->size, it->msg);
 		pthread_mutex_unlock(&e->mu);
 	}
 	tier_flight_unlink(e, it->flight);
@@ -739,6 +757,143 @@ int tier_recall(struct tier_engine *e, const struct task *t)
 	tier_flight_unlink(e, f);
 	tier_flight_put(e, f);
 	return cairn_error_set(CAIRN_ERETRY, "tiering is stopping");
+}
+
+/* ---- scrub ---- */
+
+/* The pool copy of DUAL o is damaged or gone and buf holds its verified S3
+ * bytes: the bad file goes the way of a release (DUAL → RELEASING →
+ * COLD), then the good bytes come back the way of a recall (COLD →
+ * RECALLING → DUAL). Every step is one a crash already leaves safe. */
+static int repair_pool_copy(struct tier_engine *e, const struct tier_object *o,
+                            uint8_t *buf)
+{
+	struct flight f = { .oid = o->oid, .size = o->size, .buf = buf };
+	struct pool_item it = { .flight = &f };
+	int rc;
+
+	rc = e->ops->transition(e->ctx, &o->oid, CAIRN_TIER_DUAL, CAIRN_TIER_RELEASING, NULL);
+	if (rc != 0)
+		return rc;
+	cairn_crash_point("tier.scrub.marked");
+	rc = cairn_pool_unlink(e->pool, &o->oid);
+	if (rc != 0) {
+		roll_back(e, &o->oid, CAIRN_TIER_RELEASING, CAIRN_TIER_DUAL);
+		return rc;
+	}
+	rc = e->ops->transition(e->ctx, &o->oid, CAIRN_TIER_RELEASING, CAIRN_TIER_COLD, NULL);
+	if (rc != 0)
+		return rc;      /* recovery finds no pool file: COLD */
+	cairn_crash_point("tier.scrub.unlinked");
+	pool_group(e, &it, 1);
+	if (it.rc != 0)
+		return cairn_error_set(it.rc, "%s; the object stays cold (its S3 copy is "
+		                       "good)", it.msg);
+	return 0;
+}
+
+/* The S3 copy of DUAL o is damaged or gone and its pool copy is good: send
+ * the pool copy again and verify it as a migration does. The object stays
+ * DUAL throughout (its pool copy is never touched), and the same bytes
+ * give the same MD5, so the recorded S3 facts stand. */
+static int repair_s3_copy(struct tier_engine *e, const struct tier_object *o, uint8_t *buf)
+{
+	struct tier_policy pol;
+	uint8_t md5[16];
+	char etag[TIER_ETAG_MAX];
+	int rc;
+
+	tier_snapshot(e, &pol, NULL, NULL);
+	rc = read_pool_copy(e, &o->oid, o->size, buf);
+	if (rc != 0)
+		return rc;
+	tier_throttle(e, o->size, true);
+	rc = cairn_s3_put(e->s3, &o->oid, buf, (size_t)o->size, md5, etag);
+	if (rc != 0)
+		return rc;
+	cairn_crash_point("tier.scrub.uploaded");
+	return verify_s3_copy(e, &o->oid, o->size, pol.verify, md5, etag, buf);
+}
+
+/* A verdict on one copy: 0 good, CAIRN_ENOTFOUND gone, CAIRN_ECORRUPT
+ * damaged. Anything else (S3 unreachable, an I/O error) is no verdict. */
+static bool verdict(int rc)
+{
+	return rc == 0 || rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT;
+}
+
+static const char *damage(int rc)
+{
+	return rc == CAIRN_ENOTFOUND ? "missing" : "damaged";
+}
+
+int tier_scrub(struct tier_engine *e, const struct task *t, uint8_t **buf, size_t *cap,
+               bool *repaired)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], pmsg[512] = "", smsg[512] = "";
+	struct tier_object o;
+	bool pool, s3;
+	int prc = 0, src = 0, rc;
+
+	*repaired = false;
+	cairn_oid_fmt(hex, &t->oid);
+	rc = e->ops->get(e->ctx, &t->oid, &o);
+	if (rc != 0)
+		return rc == CAIRN_ENOTFOUND ? 0 : rc;  /* gone since the walk */
+	if (o.state != CAIRN_TIER_HOT && o.state != CAIRN_TIER_DUAL && o.state != CAIRN_TIER_COLD)
+		return 0;       /* moving: the move checks what it copies */
+	pool = cairn_tier_in_pool(o.state);
+	s3 = cairn_tier_in_s3(o.state);
+	if (s3 && e->s3 == NULL)
+		return cairn_error_set(CAIRN_EIO, "object %s has an S3 copy, but no [s3] "
+		                       "endpoint is configured to check it", hex);
+	rc = grow(buf, cap, (size_t)o.size);
+	if (rc != 0)
+		return rc;
+	if (pool) {
+		prc = read_pool_copy(e, &o.oid, o.size, *buf);
+		if (!verdict(prc))
+			return prc;
+		snprintf(pmsg, sizeof(pmsg), "%s", prc ? cairn_error_msg() : "");
+	}
+	if (s3) {
+		/* Overwrites the pool bytes: a repair of S3 reads them again. */
+		src = read_s3_copy(e, &o.oid, o.size, *buf, true);
+		if (!verdict(src))
+			return src;
+		snprintf(smsg, sizeof(smsg), "%s", src ? cairn_error_msg() : "");
+	}
+	if ((!pool || prc == 0) && (!s3 || src == 0))
+		return 0;
+	if ((prc != 0 || !pool) && (src != 0 || !s3)) {
+		char what[64];
+
+		if (pool && s3)
+			snprintf(what, sizeof(what), "pool copy %s, S3 copy %s", damage(prc),
+			         damage(src));
+		else
+			snprintf(what, sizeof(what), "%s copy %s", pool ? "pool" : "S3",
+			         damage(pool ? prc : src));
+		log_error(MOD, "object %s: %s%s%s", hex, pmsg, pmsg[0] && smsg[0] ? "; " : "",
+		          smsg);
+		rc = cairn_error_set(CAIRN_ECORRUPT, "object %s (%s) has no good copy left: "
+		                     "%s", hex, cairn_tier_state_name(o.state), what);
+		tier_note_error(e, "scrub", &o.oid, cairn_error_msg());
+		return rc;
+	}
+	log_warn(MOD, "%s", prc ? pmsg : smsg);
+	rc = prc ? repair_pool_copy(e, &o, *buf) : repair_s3_copy(e, &o, *buf);
+	if (rc == CAIRN_ERETRY)
+		return 0;       /* moved meanwhile: the next scrub looks again */
+	if (rc != 0) {
+		cairn_error_prefix(rc, "repair of the %s copy of %s", prc ? "pool" : "S3", hex);
+		tier_note_error(e, "scrub", &o.oid, cairn_error_msg());
+		return rc;
+	}
+	log_warn(MOD, "object %s: %s copy replaced from the good %s copy", hex,
+	         prc ? "pool" : "S3", prc ? "S3" : "pool");
+	*repaired = true;
+	return 0;
 }
 
 /* ---- after a crash ---- */
