@@ -74,6 +74,7 @@ struct cairn_pool_batch {
 	cairn_hasher *h;
 	/* the object being streamed in */
 	int active;
+	int checked;            /* its bytes were checked by the caller */
 	struct staged cur;
 	uint64_t written;
 };
@@ -709,7 +710,8 @@ int cairn_pool_batch_write(cairn_pool_batch *b, const void *data, size_t len)
 	}
 	if (write_all(b->cur.fd, data, len) < 0)
 		return space_error(b, errno, "writing");
-	cairn_hasher_update(b->h, data, len);
+	if (!b->checked)
+		cairn_hasher_update(b->h, data, len);
 	b->written += len;
 	return 0;
 }
@@ -744,8 +746,9 @@ int cairn_pool_batch_end(cairn_pool_batch *b)
 		                     (unsigned long long)b->cur.size);
 		goto fail;
 	}
-	cairn_hasher_digest(b->h, &got);
-	if (cairn_oid_cmp(&got, &b->cur.oid) != 0) {
+	if (!b->checked)
+		cairn_hasher_digest(b->h, &got);
+	if (!b->checked && cairn_oid_cmp(&got, &b->cur.oid) != 0) {
 		rc = cairn_error_set(CAIRN_ECORRUPT, "object %s: content does not match its id", hex);
 		goto fail;
 	}
@@ -768,18 +771,32 @@ fail:
 	return rc;
 }
 
-int cairn_pool_batch_add(cairn_pool_batch *b, const cairn_oid *oid,
-                         const void *data, size_t len)
+static int batch_add(cairn_pool_batch *b, const cairn_oid *oid, const void *data,
+                     size_t len, int checked)
 {
 	int rc;
 
 	rc = cairn_pool_batch_begin(b, oid, len);
 	if (rc)
 		return rc;
+	b->checked = checked;
 	rc = cairn_pool_batch_write(b, data, len);
-	if (rc)
-		return rc;   /* the object was dropped */
-	return cairn_pool_batch_end(b);
+	if (rc == 0)
+		rc = cairn_pool_batch_end(b);
+	b->checked = 0;
+	return rc;      /* on failure, the object was dropped */
+}
+
+int cairn_pool_batch_add(cairn_pool_batch *b, const cairn_oid *oid,
+                         const void *data, size_t len)
+{
+	return batch_add(b, oid, data, len, 0);
+}
+
+int cairn_pool_batch_add_checked(cairn_pool_batch *b, const cairn_oid *oid,
+                                 const void *data, size_t len)
+{
+	return batch_add(b, oid, data, len, 1);
 }
 
 size_t cairn_pool_batch_count(const cairn_pool_batch *b)

@@ -78,6 +78,10 @@ int cairn_pool_batch_end(cairn_pool_batch *b);
 /* begin + write + end in one call. */
 int cairn_pool_batch_add(cairn_pool_batch *b, const cairn_oid *oid,
                          const void *data, size_t len);
+/* The same, for bytes the caller has just hashed to oid itself (a recall
+ * checks every object it fetches): not hashed a second time. */
+int cairn_pool_batch_add_checked(cairn_pool_batch *b, const cairn_oid *oid,
+                                 const void *data, size_t len);
 /* Number of objects staged (ended successfully) and the i-th one. */
 size_t cairn_pool_batch_count(const cairn_pool_batch *b);
 const cairn_oid *cairn_pool_batch_oid(const cairn_pool_batch *b, size_t i, uint64_t *size);

@@ -637,7 +637,8 @@ static void pool_group(struct tier_engine *e, struct pool_item *items, size_t n)
 	rc = cairn_pool_batch_new(e->pool, &b);
 	for (size_t i = 0; i < m && rc == 0; i++) {
 		struct flight *f = items[idx[i]].flight;
-		int arc = cairn_pool_batch_add(b, &f->oid, f->buf, (size_t)f->size);
+		/* Hashed to its id already (fetch_verified, or a scrub's read). */
+		int arc = cairn_pool_batch_add_checked(b, &f->oid, f->buf, (size_t)f->size);
 		if (arc != 0) {
 			char hex[CAIRN_OID_HEXLEN + 1];
 			cairn_error_prefix(arc, "write %s back to the pool",

@@ -368,6 +368,36 @@ static void test_bad_objects_rejected_batch_goes_on(void **state)
 	cairn_pool_close(p);
 }
 
+/* add_checked trusts the caller's hash for that one object only: the next
+ * plain add is checked again. */
+static void test_checked_add_is_for_one_object(void **state)
+{
+	struct fixture *f = *state;
+	cairn_pool *p = NULL;
+	cairn_pool_batch *b = NULL;
+	cairn_oid one, two;
+	char data[1000], other[1000];
+	uint64_t size = 0;
+
+	make_obj(other, sizeof(other), 4, &two);
+	make_obj(data, sizeof(data), 3, &one);
+	assert_int_equal(cairn_pool_open(&p, f->path), 0);
+	assert_int_equal(cairn_pool_batch_new(p, &b), 0);
+	assert_int_equal(cairn_pool_batch_add_checked(b, &one, data, sizeof(data)), 0);
+	/* data hashes to one, not two: refused, the checked flag is gone */
+	assert_int_equal(cairn_pool_batch_add(b, &two, data, sizeof(data)), CAIRN_ECORRUPT);
+	/* and the announced size still holds for a checked add */
+	assert_int_equal(cairn_pool_batch_begin(b, &two, sizeof(other)), 0);
+	assert_int_equal(cairn_pool_batch_end(b), CAIRN_EINVAL);
+	assert_int_equal(cairn_pool_batch_commit(b), 0);
+	cairn_pool_batch_free(b);
+	assert_int_equal(cairn_pool_verify(p, &one, &size), 0);
+	assert_int_equal(size, sizeof(data));
+	assert_int_equal(cairn_pool_has(p, &two, &size), CAIRN_ENOTFOUND);
+	assert_int_equal(count_tmp(f), 0);
+	cairn_pool_close(p);
+}
+
 static void test_tmp_cleaned_on_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -710,6 +740,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_is_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checked_add_is_for_one_object, setup, teardown),
 	};
 	cairn_log_set_level(CAIRN_LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
