@@ -66,6 +66,25 @@ int api_limit(const struct http_req *r, size_t *out)
 	return 0;
 }
 
+/* The answer to one page of a listing, {"<key>": items, "next": cursor},
+ * or the error rc. Listings read one key past the page to learn, without a
+ * count of the rest, that there is more (`more`): then the cursor is the
+ * field `field` of the last item (a name, a seq), else null. Takes items. */
+static void respond_page(struct http_req *r, int rc, const char *key, json_t *items,
+                         bool more, const char *field)
+{
+	json_t *last, *next;
+
+	if (rc != 0) {
+		json_decref(items);
+		http_respond_current_error(r, rc);
+		return;
+	}
+	last = json_array_get(items, json_array_size(items) - 1);
+	next = more ? json_copy(json_object_get(last, field)) : json_null();
+	http_respond_json(r, 200, json_pack("{s:o,s:o}", key, items, "next", next));
+}
+
 static void respond_bad_method(struct http_req *r)
 {
 	cairn_error_set(CAIRN_EINVAL, "method %s is not allowed on %s",
@@ -304,8 +323,9 @@ static void dataset_list(struct catalog *c, struct http_req *r)
 {
 	const char *after = http_query(r, "after");
 	struct db_iter *it = NULL;
-	json_t *list = json_array(), *next = json_null();
+	json_t *list = json_array();
 	size_t limit, count = 0;
+	bool more = false;
 	int rc;
 
 	rc = api_limit(r, &limit);
@@ -318,8 +338,6 @@ static void dataset_list(struct catalog *c, struct http_req *r)
 		db_iter_seek(it, after, strlen(after));
 	else
 		db_iter_seek_first(it);
-	/* One key past the page tells whether there is a next page, without
-	 * a count of the rest. */
 	for (; db_iter_valid(it); db_iter_next(it)) {
 		size_t klen, vlen;
 		const char *k = db_iter_key(it, &klen);
@@ -334,9 +352,7 @@ static void dataset_list(struct catalog *c, struct http_req *r)
 		if (after != NULL && strcmp(name, after) == 0)
 			continue;
 		if (count == limit) {
-			json_decref(next);
-			next = json_string(json_string_value(json_object_get(
-				json_array_get(list, count - 1), "name")));
+			more = true;
 			break;
 		}
 		if (vlen < 1 || (uint8_t)v[0] != KV_FMT_JSON ||
@@ -352,13 +368,7 @@ static void dataset_list(struct catalog *c, struct http_req *r)
 	rc = db_iter_status(it);
 out:
 	db_iter_free(it);
-	if (rc != 0) {
-		json_decref(list);
-		json_decref(next);
-		http_respond_current_error(r, rc);
-		return;
-	}
-	http_respond_json(r, 200, json_pack("{s:o,s:o}", "datasets", list, "next", next));
+	respond_page(r, rc, "datasets", list, more, "name");
 }
 
 /* ---- versions ---- */
@@ -549,8 +559,9 @@ static void version_list(struct catalog *c, struct http_req *r,
 	struct db_iter *it = NULL;
 	uint64_t before = 0;
 	uint8_t lo[8], hi[8], key[16];
-	json_t *list = json_array(), *next = json_null(), *tags = NULL;
+	json_t *list = json_array(), *tags = NULL;
 	size_t limit, count = 0;
+	bool more = false;
 	int rc;
 
 	if ((rc = api_limit(r, &limit)) != 0 ||
@@ -582,9 +593,7 @@ static void version_list(struct catalog *c, struct http_req *r,
 		if (klen != 16)
 			continue;
 		if (count == limit) {
-			json_decref(next);
-			next = json_integer(json_integer_value(json_object_get(
-				json_array_get(list, count - 1), "seq")));
+			more = true;
 			break;
 		}
 		memset(&ver, 0, sizeof(ver));
@@ -609,13 +618,7 @@ done:
 out:
 	db_iter_free(it);
 	json_decref(tags);
-	if (rc != 0) {
-		json_decref(list);
-		json_decref(next);
-		http_respond_current_error(r, rc);
-		return;
-	}
-	http_respond_json(r, 200, json_pack("{s:o,s:o}", "versions", list, "next", next));
+	respond_page(r, rc, "versions", list, more, "seq");
 }
 
 static void version_get(struct catalog *c, struct http_req *r,
@@ -847,8 +850,9 @@ static void audit_list(struct catalog *c, struct http_req *r)
 	struct db_iter *it = NULL;
 	uint64_t since = 0, after = 0, start;
 	uint8_t key[16];
-	json_t *list = json_array(), *next = json_null();
+	json_t *list = json_array();
 	size_t limit, count = 0;
+	bool more = false;
 	int rc;
 
 	if ((rc = api_limit(r, &limit)) != 0 ||
@@ -887,9 +891,7 @@ static void audit_list(struct catalog *c, struct http_req *r)
 		if (klen != 8)
 			continue;
 		if (count == limit) {
-			json_decref(next);
-			next = json_integer(json_integer_value(json_object_get(
-				json_array_get(list, count - 1), "seq")));
+			more = true;
 			break;
 		}
 		rec = audit_view(v, vlen);
@@ -904,13 +906,7 @@ static void audit_list(struct catalog *c, struct http_req *r)
 	rc = db_iter_status(it);
 out:
 	db_iter_free(it);
-	if (rc != 0) {
-		json_decref(list);
-		json_decref(next);
-		http_respond_current_error(r, rc);
-		return;
-	}
-	http_respond_json(r, 200, json_pack("{s:o,s:o}", "records", list, "next", next));
+	respond_page(r, rc, "records", list, more, "seq");
 }
 
 /* Re-hashes the whole chain: each record's hash must be XXH3-128 of the
@@ -1007,6 +1003,7 @@ static void route_dataset_sub(struct catalog *c, struct http_req *r,
 		}
 		bool tier = nsub == 3 && (strcmp(sub[2], "pin") == 0 ||
 		                          strcmp(sub[2], "recall") == 0 ||
+		                          strcmp(sub[2], "scrub") == 0 ||
 		                          strcmp(sub[2], "explain") == 0);
 		if (nsub > 3 || (nsub == 3 && !tier && strcmp(sub[2], "entry") != 0 &&
 		                 strcmp(sub[2], "files") != 0 &&

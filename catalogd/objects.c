@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "blockwire.h"
 #include "engine.h"
 #include "error.h"
 #include "fault.h"
@@ -136,8 +137,11 @@ static int objread_cold(struct objread *o, const cairn_oid *oid, uint64_t expect
 	if (o->c->tier == NULL)
 		return cairn_error_set(CAIRN_ERETRY, "object %s is in the cold tier and "
 		                       "tiering is not running", hex);
-	if (pool_rc == CAIRN_ECORRUPT)
+	if (pool_rc == CAIRN_ECORRUPT) {
 		log_error(MOD, "object %s: pool copy damaged; serving its S3 copy", hex);
+		if (rec.state == CAIRN_TIER_DUAL)
+			tier_engine_repair(o->c->tier, oid);
+	}
 	return tier_engine_fetch(o->c->tier, oid, expect, o->buf);
 }
 
@@ -308,8 +312,6 @@ void objects_get(struct catalog *c, struct http_req *r, const char *id)
 
 /* ---- GET /v1/objects/{id}/blocks ---- */
 
-#define BLOCKS_MAGIC "CBK1"
-#define BLOCKS_HDR 16           /* magic | log2 u8 | 3 zero | first u32 | n u32 */
 #define BLOCKS_MAX_BYTES (16u << 20)
 
 /* The object's block digests (keys.h, blocks CF): *n of them, malloc'd. */
@@ -407,20 +409,14 @@ void objects_blocks(struct catalog *c, struct http_req *r, const char *id)
 	if (b > o.size)
 		b = o.size;
 	len = (size_t)(b - a);
-	out = malloc(BLOCKS_HDR + 8 * (size_t)(last - first + 1) + len);
+	out = malloc(cairn_blockwire_head_len(last - first + 1) + len);
 	if (out == NULL) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto fail;
 	}
-	memcpy(out, BLOCKS_MAGIC, 4);
-	out[4] = (uint8_t)log2;
-	out[5] = out[6] = out[7] = 0;
-	kv_put32(out + 8, (uint32_t)first);
-	kv_put32(out + 12, (uint32_t)(last - first + 1));
-	for (uint64_t i = first; i <= last; i++)
-		kv_put64(out + BLOCKS_HDR + 8 * (i - first), d[i]);
 	{
-		uint8_t *data = out + BLOCKS_HDR + 8 * (size_t)(last - first + 1);
+		uint8_t *data = out + cairn_blockwire_put(out, log2, (uint32_t)first,
+		                                          (uint32_t)(last - first + 1), d + first);
 
 		rc = blocks_from_pool(c, &oid, a, data, len, log2, d + first);
 		if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) {
@@ -435,6 +431,8 @@ void objects_blocks(struct catalog *c, struct http_req *r, const char *id)
 			else
 				rc = tier_engine_fetch_blocks(c->tier, &oid, a, data, len, log2,
 				                              d + first);
+			if (rc == 0 && o.state == CAIRN_TIER_DUAL && c->tier != NULL)
+				tier_engine_repair(c->tier, &oid);
 		}
 		if (rc != 0)
 			goto fail;

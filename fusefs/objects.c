@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "blockwire.h"
 #include "error.h"
 #include "log.h"
 #include "objects.h"
@@ -729,19 +730,25 @@ out:
 	pthread_mutex_unlock(&q_mu);
 }
 
-bool cfs_object_untouched(const cairn_oid *oid, uint64_t size)
+bool cfs_object_local(const cairn_oid *oid, uint64_t size)
 {
-	bool queued = false;
 	char path[PATH_MAX];
 	struct stat st;
 
 	if (pool_dir) {
 		cairn_object_path_at(path, sizeof(path), pool_dir, oid);
 		if (stat(path, &st) == 0 && (uint64_t)st.st_size == size)
-			return false;
+			return true;
 	}
 	cairn_object_path_at(path, sizeof(path), cache_dir, oid);
-	if (stat(path, &st) == 0)
+	return stat(path, &st) == 0;
+}
+
+bool cfs_object_untouched(const cairn_oid *oid, uint64_t size)
+{
+	bool queued = false;
+
+	if (cfs_object_local(oid, size))
 		return false;
 	pthread_mutex_lock(&flights_mu);
 	if (flight_find(oid) != NULL)
@@ -755,9 +762,6 @@ bool cfs_object_untouched(const cairn_oid *oid, uint64_t size)
 }
 
 /* ---- Reading blocks ---------------------------------------------------- */
-
-#define BLOCKS_MAGIC "CBK1"
-#define BLOCKS_HDR 16           /* magic | log2 u8 | 3 zero | first u32 | n u32 */
 
 struct blockbuf {
 	uint8_t *p;
@@ -775,28 +779,23 @@ static int blocks_sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 int cfs_object_read_blocks(const cairn_oid *oid, uint64_t size, uint64_t off, size_t len,
                            void *buf)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
-	/* Room for the blocks at the smallest block size catalogd may use
-	 * (2^9): one more at each end, and a digest each. */
+	/* Room for the blocks at the smallest block size catalogd may use:
+	 * one more at each end, and a digest each. */
 	uint64_t most = len + 2 * (uint64_t)CAIRN_BLOCK_SIZE;
-	struct blockbuf b = { .cap = BLOCKS_HDR + (size_t)most + 8 * ((size_t)most / 512 + 2) };
-	uint64_t first, n, a, end, *digests = NULL;
-	const uint8_t *data;
+	struct blockbuf b = { 0 };
+	uint64_t a = 0, end = 0, *digests = NULL;
+	struct cairn_blockwire w;
 	int64_t bad;
-	unsigned log2;
 	int rc;
 
 	cairn_oid_fmt(hex, oid);
 	if (off >= size || len == 0 || len > size - off)
 		return cairn_error_set(CAIRN_EINVAL, "bad range of object %s", hex);
+	b.cap = cairn_blockwire_head_len((most >> CAIRN_BLOCKWIRE_LOG2_MIN) + 2) + (size_t)most;
 	b.p = malloc(b.cap);
 	if (!b.p)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -811,41 +810,37 @@ int cfs_object_read_blocks(const cairn_oid *oid, uint64_t size, uint64_t off, si
 		                     "cannot fetch blocks of object %s: %s", hex, msg);
 		goto out;
 	}
-	rc = cairn_error_set(CAIRN_ECORRUPT, "blocks of object %s from catalogd are malformed",
-	                     hex);
-	if (b.len < BLOCKS_HDR || memcmp(b.p, BLOCKS_MAGIC, 4) != 0)
+	rc = cairn_blockwire_parse(&w, b.p, b.len);
+	if (rc == 0) {
+		/* The blocks must cover the range asked for, and end where the
+		 * last block or the object does. */
+		a = w.first << w.log2;
+		end = (w.first + w.n) << w.log2;
+		if (end > size)
+			end = size;
+		if (a > off || end < off + len || end <= a || w.data_len != end - a)
+			rc = CAIRN_ECORRUPT;
+	}
+	if (rc) {
+		rc = cairn_error_set(CAIRN_ECORRUPT, "blocks of object %s from catalogd are "
+		                     "malformed", hex);
 		goto out;
-	log2 = b.p[4];
-	first = get32(b.p + 8);
-	n = get32(b.p + 12);
-	if (log2 < 9 || log2 > 30 || n == 0 || b.len < BLOCKS_HDR + 8 * n)
-		goto out;
-	a = first << log2;
-	end = (first + n) << log2;
-	if (end > size)
-		end = size;
-	data = b.p + BLOCKS_HDR + 8 * n;
-	if (a > off || end < off + len || end <= a ||
-	    (size_t)(b.p + b.len - data) != end - a)
-		goto out;
-	digests = malloc((size_t)n * sizeof(*digests));
+	}
+	digests = malloc((size_t)w.n * sizeof(*digests));
 	if (!digests) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (uint64_t i = 0; i < n; i++)
-		digests[i] = (uint64_t)get32(b.p + BLOCKS_HDR + 8 * i) << 32 |
-		             get32(b.p + BLOCKS_HDR + 8 * i + 4);
-	if ((bad = cairn_block_mismatch(data, (size_t)(end - a), log2, digests)) >= 0) {
+	cairn_blockwire_digests(digests, &w);
+	if ((bad = cairn_block_mismatch(w.data, w.data_len, w.log2, digests)) >= 0) {
 		rc = cairn_error_set(CAIRN_ECORRUPT, "block %" PRIu64 " of object %s from "
 		                     "catalogd fails its digest; not served",
-		                     first + (uint64_t)bad, hex);
+		                     w.first + (uint64_t)bad, hex);
 		log_error(MOD, "%s", cairn_error_msg());
 		goto out;
 	}
-	memcpy(buf, data + (off - a), len);
+	memcpy(buf, w.data + (off - a), len);
 	cairn_error_clear();
-	rc = 0;
 out:
 	free(digests);
 	free(b.p);

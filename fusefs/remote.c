@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,26 @@ static int get_json(const char *path, json_t **out)
 	if (rc)
 		log_debug(MOD, "GET %s: %s", path, cairn_error_msg());
 	return rc;
+}
+
+/* GET of something below a dataset: its path (cairn_dataset_path), then
+ * what fmt formats, e.g. "/-/tags". */
+__attribute__((format(printf, 3, 4)))
+static int get_dataset_json(json_t **out, const char *dataset, const char *fmt, ...)
+{
+	char path[768];
+	va_list ap;
+	size_t n;
+	int rc;
+
+	rc = cairn_dataset_path(path, sizeof(path), dataset);
+	if (rc)
+		return rc;
+	n = strlen(path);
+	va_start(ap, fmt);
+	vsnprintf(path + n, sizeof(path) - n, fmt, ap);
+	va_end(ap);
+	return get_json(path, out);
 }
 
 /* POST path {"ids": [hex...]}; *out (may be NULL) gets the answer. */
@@ -319,6 +340,42 @@ static int take_cursor(json_t *j, char **next)
 	*next = strdup(json_string_value(n));
 	if (!*next)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* What a listing's item decoder hands each item to: the caller's callback
+ * (one of the cfs_*_fn types of remote.h) and its context. */
+struct walk {
+	union {
+		cfs_dataset_fn dataset;
+		cfs_version_fn version;
+		cfs_tag_fn tag;
+		cfs_state_fn state;
+	} fn;
+	void *ctx;
+	const char *dataset;    /* versions: the dataset they belong to */
+};
+
+/* Decodes one item of a listing and passes it on; non-zero stops the walk. */
+typedef int (*item_fn)(struct walk *w, json_t *item);
+
+/* Every item of one page of a listing, in order: the array `key` of the
+ * answer j, each element through item. `what` names the listing in the
+ * error when the array is missing; the cursor, if any, is the caller's. */
+static int walk_page(json_t *j, const char *what, const char *key, item_fn item,
+                     struct walk *w)
+{
+	json_t *arr = json_object_get(j, key), *it;
+	size_t i;
+	int rc;
+
+	if (!json_is_array(arr))
+		return bad(what, key);
+	json_array_foreach(arr, i, it) {
+		rc = item(w, it);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -555,35 +612,31 @@ static int datasets_page(const char *after, unsigned limit, json_t **out)
 	return rc;
 }
 
+static int dataset_item(struct walk *w, json_t *it)
+{
+	const char *name = json_string_value(json_object_get(it, "name"));
+	int64_t created;
+
+	if (!name || cairn_dataset_name_validate(name))
+		return bad("datasets", "name");
+	get_int_opt(it, "created", INT64_MIN, INT64_MAX, 0, &created);
+	return w->fn.dataset(w->ctx, name, created);
+}
+
 int cfs_remote_datasets(const char *after, unsigned limit, cfs_dataset_fn fn, void *ctx,
                         char **next)
 {
-	json_t *j = NULL, *arr, *it;
-	size_t i;
+	struct walk w = { .fn.dataset = fn, .ctx = ctx };
+	json_t *j = NULL;
 	int rc;
 
 	*next = NULL;
 	rc = datasets_page(after, limit, &j);
 	if (rc)
 		goto out;
-	arr = json_object_get(j, "datasets");
-	if (!json_is_array(arr)) {
-		rc = bad("datasets", "datasets");
+	rc = walk_page(j, "datasets", "datasets", dataset_item, &w);
+	if (rc)
 		goto out;
-	}
-	json_array_foreach(arr, i, it) {
-		const char *name = json_string_value(json_object_get(it, "name"));
-		int64_t created;
-
-		if (!name || cairn_dataset_name_validate(name)) {
-			rc = bad("datasets", "name");
-			goto out;
-		}
-		get_int_opt(it, "created", INT64_MIN, INT64_MAX, 0, &created);
-		rc = fn(ctx, name, created);
-		if (rc)
-			goto out;
-	}
 	rc = take_cursor(j, next);
 out:
 	json_decref(j);
@@ -638,20 +691,13 @@ static int parse_version(struct cfs_version *v, json_t *j, const char *dataset)
 
 int cfs_remote_version(struct cfs_version *out, const char *dataset, const char *ref)
 {
-	char path[768];
 	char *esc = cairn_url_escape(ref);
 	json_t *j = NULL;
-	size_t n;
 	int rc;
 
 	if (!esc)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
-	rc = cairn_dataset_path(path, sizeof(path), dataset);
-	if (rc)
-		goto out;
-	n = strlen(path);
-	snprintf(path + n, sizeof(path) - n, "/-/versions/%s?tiers=0", esc);
-	rc = get_json(path, &j);
+	rc = get_dataset_json(&j, dataset, "/-/versions/%s?tiers=0", esc);
 	if (rc)
 		goto out;
 	rc = parse_version(out, j, dataset);
@@ -664,45 +710,39 @@ out:
 	return rc;
 }
 
+/* Each version goes into the table before the caller sees it. */
+static int version_item(struct walk *w, json_t *it)
+{
+	struct cfs_version v;
+	int rc;
+
+	rc = parse_version(&v, it, w->dataset);
+	if (rc)
+		return rc;
+	rc = cfs_vtable_put(&v);
+	if (rc)
+		return rc;
+	return w->fn.version(w->ctx, &v);
+}
+
 int cfs_remote_versions(const char *dataset, uint64_t before, unsigned limit,
                         cfs_version_fn fn, void *ctx, uint64_t *next)
 {
-	char path[768];
-	json_t *j = NULL, *arr, *it, *nx;
-	size_t i, n;
+	struct walk w = { .fn.version = fn, .ctx = ctx, .dataset = dataset };
+	json_t *j = NULL, *nx;
 	int rc;
 
 	*next = 0;
-	rc = cairn_dataset_path(path, sizeof(path), dataset);
-	if (rc)
-		return rc;
-	n = strlen(path);
 	if (before)
-		snprintf(path + n, sizeof(path) - n, "/-/versions?limit=%u&before=%" PRIu64,
-		         limit, before);
+		rc = get_dataset_json(&j, dataset, "/-/versions?limit=%u&before=%" PRIu64, limit,
+		                      before);
 	else
-		snprintf(path + n, sizeof(path) - n, "/-/versions?limit=%u", limit);
-	rc = get_json(path, &j);
+		rc = get_dataset_json(&j, dataset, "/-/versions?limit=%u", limit);
 	if (rc)
 		goto out;
-	arr = json_object_get(j, "versions");
-	if (!json_is_array(arr)) {
-		rc = bad("versions", "versions");
+	rc = walk_page(j, "versions", "versions", version_item, &w);
+	if (rc)
 		goto out;
-	}
-	json_array_foreach(arr, i, it) {
-		struct cfs_version v;
-
-		rc = parse_version(&v, it, dataset);
-		if (rc)
-			goto out;
-		rc = cfs_vtable_put(&v);
-		if (rc)
-			goto out;
-		rc = fn(ctx, &v);
-		if (rc)
-			goto out;
-	}
 	nx = json_object_get(j, "next");
 	if (json_is_integer(nx) && json_integer_value(nx) > 0)
 		*next = (uint64_t)json_integer_value(nx);
@@ -713,38 +753,26 @@ out:
 	return rc;
 }
 
+static int tag_item(struct walk *w, json_t *it)
+{
+	const char *tag = json_string_value(json_object_get(it, "tag"));
+	int64_t seq;
+
+	if (!tag || cairn_tag_validate(tag) || get_int(it, "seq", 1, INT64_MAX, &seq))
+		return bad("tags", "tag/seq");
+	return w->fn.tag(w->ctx, tag, (uint64_t)seq);
+}
+
 int cfs_remote_tags(const char *dataset, cfs_tag_fn fn, void *ctx)
 {
-	char path[768];
-	json_t *j = NULL, *arr, *it;
-	size_t i, n;
+	struct walk w = { .fn.tag = fn, .ctx = ctx };
+	json_t *j = NULL;
 	int rc;
 
-	rc = cairn_dataset_path(path, sizeof(path), dataset);
-	if (rc)
-		return rc;
-	n = strlen(path);
-	snprintf(path + n, sizeof(path) - n, "/-/tags");
-	rc = get_json(path, &j);
+	rc = get_dataset_json(&j, dataset, "/-/tags");
 	if (rc)
 		goto out;
-	arr = json_object_get(j, "tags");
-	if (!json_is_array(arr)) {
-		rc = bad("tags", "tags");
-		goto out;
-	}
-	json_array_foreach(arr, i, it) {
-		const char *tag = json_string_value(json_object_get(it, "tag"));
-		int64_t seq;
-
-		if (!tag || cairn_tag_validate(tag) || get_int(it, "seq", 1, INT64_MAX, &seq)) {
-			rc = bad("tags", "tag/seq");
-			goto out;
-		}
-		rc = fn(ctx, tag, (uint64_t)seq);
-		if (rc)
-			goto out;
-	}
+	rc = walk_page(j, "tags", "tags", tag_item, &w);
 out:
 	json_decref(j);
 	return rc;
@@ -803,10 +831,23 @@ int cfs_remote_object_blocks(const cairn_oid *oid, uint64_t off, uint64_t len,
 	return download(path, sink, ctx);
 }
 
+static int state_item(struct walk *w, json_t *it)
+{
+	const char *hex = json_string_value(json_object_get(it, "id"));
+	const char *state = json_string_value(json_object_get(it, "state"));
+	cairn_oid oid;
+
+	if (!hex || cairn_oid_parse(&oid, hex))
+		return bad("object info", "id");
+	if (!state)
+		return bad("object info", "state");
+	return w->fn.state(w->ctx, &oid, state);
+}
+
 int cfs_remote_objects_info(const cairn_oid *ids, size_t n, cfs_state_fn fn, void *ctx)
 {
-	json_t *j = NULL, *arr, *it;
-	size_t i;
+	struct walk w = { .fn.state = fn, .ctx = ctx };
+	json_t *j = NULL;
 	int rc;
 
 	if (n == 0)
@@ -816,28 +857,7 @@ int cfs_remote_objects_info(const cairn_oid *ids, size_t n, cfs_state_fn fn, voi
 	rc = post_ids("/v1/objects/info", ids, n, &j);
 	if (rc)
 		goto out;
-	arr = json_object_get(j, "objects");
-	if (!json_is_array(arr)) {
-		rc = bad("object info", "objects");
-		goto out;
-	}
-	json_array_foreach(arr, i, it) {
-		const char *hex = json_string_value(json_object_get(it, "id"));
-		const char *state = json_string_value(json_object_get(it, "state"));
-		cairn_oid oid;
-
-		if (!hex || cairn_oid_parse(&oid, hex)) {
-			rc = bad("object info", "id");
-			goto out;
-		}
-		if (!state) {
-			rc = bad("object info", "state");
-			goto out;
-		}
-		rc = fn(ctx, &oid, state);
-		if (rc)
-			goto out;
-	}
+	rc = walk_page(j, "object info", "objects", state_item, &w);
 out:
 	json_decref(j);
 	return rc;

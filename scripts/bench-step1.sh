@@ -45,48 +45,19 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TOOL=$ROOT/scripts/bench/benchtool.py
-PY=python3
+# shellcheck source=scripts/bench/common.sh
+. "$ROOT/scripts/bench/common.sh"
 
 RUNS=3
 QUICK=0
 KEEP=0
 BUILD=${CAIRN_BUILD_DIR:-$ROOT/build}
 ONLY=commit,read,walk,rss
+bench_args "$@"
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-while [ $# -gt 0 ]; do
-	case $1 in
-	--runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
-	--runs=*) RUNS=${1#*=}; shift ;;
-	--quick) QUICK=1; shift ;;
-	--keep) KEEP=1; shift ;;
-	--build) BUILD=${2:?--build needs a directory}; shift 2 ;;
-	--build=*) BUILD=${1#*=}; shift ;;
-	--only) ONLY=${2:?--only needs a list}; shift 2 ;;
-	--only=*) ONLY=${1#*=}; shift ;;
-	-h|--help) usage 0 ;;
-	*) echo "bench-step1: unknown argument '$1'" >&2; usage 2 >&2 ;;
-	esac
-done
-case $RUNS in ''|*[!0-9]*|0) echo "bench-step1: --runs takes a positive number" >&2; exit 2 ;; esac
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "bench-step1: no build directory" >&2; exit 2; }
-
-CAIRN=$BUILD/cli/cairn
-CATALOGD=$BUILD/catalogd/catalogd
-CAIRNFS=$BUILD/fusefs/cairnfs
-
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
-
-[ "$(id -u)" -eq 0 ] || die "needs root: it drops the page cache and mounts cairnfs"
-for b in "$CAIRN" "$CATALOGD" "$CAIRNFS"; do
-	[ -x "$b" ] || die "$b is missing: build first (cmake --build $BUILD)"
-done
-for c in fio fusermount3 mountpoint getfattr jq dd "$PY"; do
-	command -v "$c" >/dev/null || die "$c is not installed (scripts/setup.sh --no-build)"
-done
+need_root "it drops the page cache and mounts cairnfs"
+need_built "$CAIRN" "$CATALOGD" "$CAIRNFS"
+need_cmds fio fusermount3 mountpoint getfattr jq dd "$PY"
 
 # --- sizes --------------------------------------------------------------
 if [ $QUICK = 1 ]; then
@@ -107,33 +78,12 @@ SMALL_MIN=1K SMALL_MAX=8K
 FIO_JOBS=2
 
 # --- work dir, processes, cleanup ---------------------------------------
-BASE=${BENCH_DIR:-/var/tmp}
-mkdir -p "$BASE"
-avail_kb=$(df -Pk "$BASE" | awk 'NR == 2 { print $4 }')
-[ "$avail_kb" -ge $((NEED_GB * 1024 * 1024)) ] ||
-	die "$BASE has $((avail_kb / 1024 / 1024)) GiB free, the run needs about $NEED_GB GiB (set BENCH_DIR)"
-W=$(mktemp -d "$BASE/cairn-bench.XXXXXX")
-SOCK=$W/catalogd.sock
-MNT=$W/mnt
-SAMPLES=$W/samples.tsv
-RESULTS=$W/bench-step1-results.md
-export CAIRN_CATALOG=unix:$SOCK
-: >"$SAMPLES"
-
-CATALOGD_PID=
-CAIRNFS_PID=
-STATE=
 CHUNK_SIZE="catalogd's default"
 
 write_report() {
-	$PY "$TOOL" report "$SAMPLES" "$RESULTS" \
-		--info "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
-		--info "host=$(uname -n), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM" \
-		--info "kernel=$(uname -r)" \
+	report_infos
+	$PY "$TOOL" report "$SAMPLES" "$RESULTS" "${INFOS[@]}" \
 		--info "pool_fs=$(df -PT "$W" | awk 'NR == 2 { print $2 " on " $1 }') ($W)" \
-		--info "source=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' + local changes')" \
-		--info "build=$BUILD ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true))" \
-		--info "runs=$RUNS per measurement$([ $QUICK = 1 ] && echo ', --quick sizes')" \
 		--info "chunk_size=$CHUNK_SIZE" \
 		--info "commit=a fresh catalogd state per run; page cache dropped before every run of cairn and of cp -r (both read the source from disk); cp -r lands on the pool's filesystem" \
 		--info "reads=dd bs=1M; cold = after drop_caches, warm = right after a full read; fio psync randread 4k, $FIO_JOBS jobs, ${FIO_SECS}s, warm" \
@@ -146,120 +96,32 @@ write_report() {
 		--info "fio_jobs=$FIO_JOBS"
 }
 
-unmount_cairnfs() {
-	if mountpoint -q "$MNT" 2>/dev/null; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
-	fi
-	if [ -n "$CAIRNFS_PID" ]; then
-		# After the unmount cairnfs exits by itself; a bounded wait, then TERM.
-		local _
-		for _ in $(seq 1 100); do
-			kill -0 "$CAIRNFS_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill "$CAIRNFS_PID" 2>/dev/null || true
-		wait "$CAIRNFS_PID" 2>/dev/null || true
-		CAIRNFS_PID=
-	fi
+LOGS=(catalogd.log cairnfs.log)
+remove_data() {
+	rm -rf "${W:?}/src" "$W/cp-dst" "$W"/state-* "$W/cache" "$W"/fio-*.json "$W/last.out"
+	mountpoint -q "$MNT" || rm -rf "$MNT"
 }
 
-stop_catalogd() {
-	[ -n "$CATALOGD_PID" ] || return 0
-	local rc=0
-	kill -TERM "$CATALOGD_PID" 2>/dev/null || true
-	wait "$CATALOGD_PID" || rc=$?
-	CATALOGD_PID=
-	[ $rc -eq 0 ] || log "warning: catalogd exited with status $rc on SIGTERM"
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	unmount_cairnfs
-	stop_catalogd
-	if [ $rc -ne 0 ]; then
-		for f in catalogd.log cairnfs.log; do
-			[ -s "$W/$f" ] || continue
-			echo "--- $W/$f (last 20 lines) ---" >&2
-			tail -n 20 "$W/$f" >&2
-		done
-		if [ -s "$SAMPLES" ]; then
-			log "partial results (the run stopped early):"
-			write_report
-		fi
-	fi
-	if [ $KEEP = 0 ]; then
-		rm -rf "${W:?}/src" "$W/cp-dst" "$W"/state-* "$W/cache" "$W"/fio-*.json "$W/last.out" "$W/status.json"
-		mountpoint -q "$MNT" || rm -rf "$MNT"
-	fi
-	[ -s "$RESULTS" ] && log "results: $RESULTS"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-}
-
-# rec METRIC VALUE — one sample.
-rec() { printf '%s\t%s\n' "$1" "$2" >>"$SAMPLES"; }
+bench_workdir cairn-bench "$NEED_GB"
+MNT=$W/mnt
 
 hwm() { $PY "$TOOL" hwm "$1"; }
 
-# timed METRIC CMD... — runs CMD once, records its wall time (seconds) as
-# METRIC. TIMED_RSS=1: CMD's peak RSS (KiB) is left in LAST_RSS (measured
-# through GNU time, which adds an exec: only for long commands).
-# TIMED_STDOUT=1: CMD's stdout goes to $W/last.out, else to /dev/null.
-LAST_RSS=0
-TIMED_STDOUT=0
-TIMED_RSS=0
-timed() {
-	local metric=$1 out rc=0
-	local opts=(--stdout /dev/null)
-	shift
-	[ "$TIMED_STDOUT" = 1 ] && opts=(--stdout "$W/last.out")
-	[ "$TIMED_RSS" = 1 ] && opts+=(--rss)
-	out=$($PY "$TOOL" run "${opts[@]}" -- "$@") || rc=$?
-	[ $rc -eq 0 ] || die "$metric: '$*' failed with status $rc"
-	rec "$metric" "${out% *}"
-	LAST_RSS=${out#* }
-}
-
+# start_catalogd STATE — catalogd on that state; the report gives its
+# chunk size.
 start_catalogd() {
-	STATE=$1
-	"$CATALOGD" -o catalog.state_dir="$STATE" -o catalog.socket="$SOCK" >>"$W/catalogd.log" 2>&1 &
-	CATALOGD_PID=$!
-	local _
-	for _ in $(seq 1 400); do
-		if [ -S "$SOCK" ] && "$CAIRN" status --json >"$W/status.json" 2>/dev/null; then
-			CHUNK_SIZE=$(jq -r '.chunk_size // empty' "$W/status.json" 2>/dev/null || true)
-			CHUNK_SIZE="${CHUNK_SIZE:-unknown} bytes (catalogd's default)"
-			return 0
-		fi
-		kill -0 "$CATALOGD_PID" 2>/dev/null || { CATALOGD_PID=; die "catalogd exited at start"; }
-		sleep 0.05
-	done
-	die "catalogd did not answer on $SOCK"
+	catalogd_up "$1"
+	CHUNK_SIZE=$("$CAIRN" status --json 2>/dev/null | jq -r '.chunk_size // empty' 2>/dev/null || true)
+	CHUNK_SIZE="${CHUNK_SIZE:-unknown} bytes (catalogd's default)"
 }
 
 mount_cairnfs() {
-	mkdir -p "$MNT"
-	"$CAIRNFS" "$MNT" --catalog "unix:$SOCK" --cache-dir "$W/cache" -f >>"$W/cairnfs.log" 2>&1 &
-	CAIRNFS_PID=$!
-	local _
-	for _ in $(seq 1 400); do
-		mountpoint -q "$MNT" && return 0
-		kill -0 "$CAIRNFS_PID" 2>/dev/null || { CAIRNFS_PID=; die "cairnfs exited at start"; }
-		sleep 0.05
-	done
-	die "cairnfs did not mount $MNT"
+	mount_fuse cairnfs "$MNT" "$CAIRNFS" "$MNT" --catalog "unix:$SOCK" --cache-dir "$W/cache" -f ||
+		die "cairnfs did not mount $MNT"
 }
 
 remount_cairnfs() {
-	unmount_cairnfs
+	unmount_fuse
 	mount_cairnfs
 }
 
@@ -312,7 +174,6 @@ SRC_LARGE=$W/src/large
 SRC_SMALL=$W/src/small
 SRC_REF=$W/src/ref
 SRC_SEQ=$W/src/seq
-log "work dir $W (runs: $RUNS$([ $QUICK = 1 ] && echo ', quick'))"
 log "generating data: $LARGE_LABEL, $SMALL_FILES + $REF_FILES small files, a $SEQ_LABEL file"
 want commit && $PY "$TOOL" gen-large "$SRC_LARGE" "$LARGE_COUNT" "$LARGE_SIZE"
 $PY "$TOOL" gen-small "$SRC_SMALL" "$SMALL_FILES" "$SMALL_DIRS" "$SMALL_MIN" "$SMALL_MAX"
@@ -428,9 +289,9 @@ if want read; then
 			rec "rand.$side.iops" "$($PY "$TOOL" fio-iops "$W/fio-$side-$r.json")"
 		done
 	done
-	rec rss.cairnfs.read.kb "$(hwm "$CAIRNFS_PID")"
+	rec rss.cairnfs.read.kb "$(hwm "$MOUNT_PID")"
 	rec rss.catalogd.read.kb "$(hwm "$CATALOGD_PID")"
-	unmount_cairnfs
+	unmount_fuse
 	stop_catalogd
 fi
 
@@ -460,7 +321,7 @@ if want walk; then
 	a=$(cd "$D" && find . -type f -printf '%p %s %m\n' | sort | xxhsum -H2 | cut -d' ' -f1)
 	b=$(cd "$SRC_SMALL" && find . -type f -printf '%p %s %m\n' | sort | xxhsum -H2 | cut -d' ' -f1)
 	[ "$a" = "$b" ] || die "the mounted tree lists differently from its source"
-	unmount_cairnfs
+	unmount_fuse
 	stop_catalogd
 fi
 
@@ -479,9 +340,9 @@ if want rss; then
 		drop_caches
 		timed "readall.$wl.cairn.s" sh -c "$READALL" sh "$D"
 		timed "walk.$wl.cairn.s" find "$D" -printf "$STAT_FMT"
-		rec "rss.cairnfs.walk.$wl.kb" "$(hwm "$CAIRNFS_PID")"
+		rec "rss.cairnfs.walk.$wl.kb" "$(hwm "$MOUNT_PID")"
 		rec "rss.catalogd.walk.$wl.kb" "$(hwm "$CATALOGD_PID")"
-		unmount_cairnfs
+		unmount_fuse
 		stop_catalogd
 		drop_caches
 		timed "readall.$wl.native.s" sh -c "$READALL" sh "$src"

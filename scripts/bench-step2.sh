@@ -56,51 +56,22 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TOOL=$ROOT/scripts/bench/benchtool.py
+# shellcheck source=scripts/bench/common.sh
+. "$ROOT/scripts/bench/common.sh"
 TOOL2=$ROOT/scripts/bench/step2tool.py
 S3SERVER=$ROOT/scripts/s3-server.sh
-PY=python3
 
 RUNS=3
 QUICK=0
 KEEP=0
 BUILD=${CAIRN_BUILD_DIR:-$ROOT/build}
 ONLY=migrate,read,rand,walk
-
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-while [ $# -gt 0 ]; do
-	case $1 in
-	--runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
-	--runs=*) RUNS=${1#*=}; shift ;;
-	--quick) QUICK=1; shift ;;
-	--keep) KEEP=1; shift ;;
-	--build) BUILD=${2:?--build needs a directory}; shift 2 ;;
-	--build=*) BUILD=${1#*=}; shift ;;
-	--only) ONLY=${2:?--only needs a list}; shift 2 ;;
-	--only=*) ONLY=${1#*=}; shift ;;
-	-h|--help) usage 0 ;;
-	*) echo "bench-step2: unknown argument '$1'" >&2; usage 2 >&2 ;;
-	esac
-done
-case $RUNS in ''|*[!0-9]*|0) echo "bench-step2: --runs takes a positive number" >&2; exit 2 ;; esac
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "bench-step2: no build directory" >&2; exit 2; }
-
-CAIRN=$BUILD/cli/cairn
-CATALOGD=$BUILD/catalogd/catalogd
-CAIRNFS=$BUILD/fusefs/cairnfs
+bench_args "$@"
 PROBE=$BUILD/tests/cairn-s3probe
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
-
-[ "$(id -u)" -eq 0 ] || die "needs root: it drops the page cache and mounts FUSE file systems"
-for b in "$CAIRN" "$CATALOGD" "$CAIRNFS" "$PROBE"; do
-	[ -x "$b" ] || die "$b is missing: build first (cmake --build $BUILD)"
-done
-for c in fusermount3 mountpoint getfattr jq dd curl "$PY"; do
-	command -v "$c" >/dev/null || die "$c is not installed (scripts/setup.sh --no-build)"
-done
+need_root "it drops the page cache and mounts FUSE file systems"
+need_built "$CAIRN" "$CATALOGD" "$CAIRNFS" "$PROBE"
+need_cmds fusermount3 mountpoint getfattr jq dd curl "$PY"
 if want rand && ! command -v fio >/dev/null; then
 	die "fio is not installed: the rand step needs it (apt-get install fio, or scripts/setup.sh --no-build)"
 fi
@@ -122,33 +93,14 @@ TREE_FILES=10000 TREE_DIRS=100
 TREE_LABEL="$TREE_FILES files of 1–8 KiB in $TREE_DIRS dirs"
 
 # --- work dir, processes, cleanup ---------------------------------------
-BASE=${BENCH_DIR:-/var/tmp}
-mkdir -p "$BASE"
-avail_kb=$(df -Pk "$BASE" | awk 'NR == 2 { print $4 }')
-[ "$avail_kb" -ge $((NEED_GB * 1024 * 1024)) ] ||
-	die "$BASE has $((avail_kb / 1024 / 1024)) GiB free, the run needs about $NEED_GB GiB (set BENCH_DIR)"
-W=$(mktemp -d "$BASE/cairn-bench2.XXXXXX")
-SOCK=$W/catalogd.sock
-SAMPLES=$W/samples.tsv
-RESULTS=$W/bench-step2-results.md
-export CAIRN_CATALOG=unix:$SOCK
-: >"$SAMPLES"
-
 S3_PID='' S3_PORT=''
-CATALOGD_PID=
-MOUNT_PID='' MOUNT_DIR=''
 SKIP_S3FS='' SKIP_RCLONE=''
 TIER_INFO="catalogd's defaults"
 
 write_report() {
-	local infos=(
-		--info "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-		--info "host=$(uname -n), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
-		--info "kernel=$(uname -r)"
+	report_infos
+	INFOS+=(
 		--info "work_dir=$W ($(df -PT "$W" | awk 'NR == 2 { print $2 " on " $1 }'))"
-		--info "source=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' + local changes')"
-		--info "build=$BUILD ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true))"
-		--info "runs=$RUNS per measurement$([ $QUICK = 1 ] && echo ', --quick sizes')"
 		--info "s3=s3rver $(jq -r .version "$ROOT/tools/s3server/node_modules/s3rver/package.json" 2>/dev/null || echo '?') on 127.0.0.1, data on the same disk"
 		--info "tiering=$TIER_INFO"
 		--info "mig=$MIG_LABEL"
@@ -163,86 +115,31 @@ write_report() {
 		--info "method_walk=fresh mount + drop_caches; find -printf '%s %m %T@' stats every entry"
 		--info "peers=s3fs $(s3fs --version 2>/dev/null | awk 'NR == 1 { print $NF }') (-o use_path_request_style), rclone $(rclone version 2>/dev/null | awk 'NR == 1 { print $2 }') mount (--read-only; vfs-cache-mode off and full)"
 	)
-	[ -n "$SKIP_S3FS" ] && infos+=(--info "skip_s3fs=$SKIP_S3FS")
-	[ -n "$SKIP_RCLONE" ] && infos+=(--info "skip_rclone=$SKIP_RCLONE")
-	$PY "$TOOL2" report "$SAMPLES" "$RESULTS" "${infos[@]}"
+	[ -n "$SKIP_S3FS" ] && INFOS+=(--info "skip_s3fs=$SKIP_S3FS")
+	[ -n "$SKIP_RCLONE" ] && INFOS+=(--info "skip_rclone=$SKIP_RCLONE")
+	$PY "$TOOL2" report "$SAMPLES" "$RESULTS" "${INFOS[@]}"
 }
 
-# unmount_peer — unmounts whatever mount_* mounted last, then waits for its
-# process (started here, by PID) to end.
-unmount_peer() {
-	if [ -n "$MOUNT_DIR" ] && mountpoint -q "$MOUNT_DIR" 2>/dev/null; then
-		fusermount3 -u "$MOUNT_DIR" 2>/dev/null || umount "$MOUNT_DIR" 2>/dev/null ||
-			umount -l "$MOUNT_DIR" 2>/dev/null || true
+# On exit s3rver stops after the mount and catalogd (common.sh's cleanup).
+stop_others() {
+	if [ -n "$S3_PID" ]; then
+		"$S3SERVER" stop "$S3_PID"
 	fi
-	if [ -n "$MOUNT_PID" ]; then
-		local _
-		for _ in $(seq 1 100); do
-			kill -0 "$MOUNT_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill "$MOUNT_PID" 2>/dev/null || true
-		wait "$MOUNT_PID" 2>/dev/null || true
-	fi
-	MOUNT_PID='' MOUNT_DIR=''
+}
+LOGS=(catalogd.log cairnfs.log s3fs.log rclone.log s3rver.log)
+LOG_LINES=15
+remove_data() {
+	local d
+	rm -rf "${W:?}/src" "$W/s3data" "$W"/state-* "$W"/cache-* "$W/rclone-cache" "$W"/fio-*.json
+	for d in "$W"/mnt-*; do
+		[ -d "$d" ] && ! mountpoint -q "$d" && rmdir "$d"
+	done
 }
 
-stop_catalogd() {
-	[ -n "$CATALOGD_PID" ] || return 0
-	local rc=0
-	kill -TERM "$CATALOGD_PID" 2>/dev/null || true
-	wait "$CATALOGD_PID" || rc=$?
-	CATALOGD_PID=
-	[ $rc -eq 0 ] || log "warning: catalogd exited with status $rc on SIGTERM"
-}
+bench_workdir cairn-bench2 "$NEED_GB"
 
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	unmount_peer
-	stop_catalogd
-	[ -n "$S3_PID" ] && "$S3SERVER" stop "$S3_PID"
-	if [ $rc -ne 0 ]; then
-		for f in catalogd.log cairnfs.log s3fs.log rclone.log s3rver.log; do
-			[ -s "$W/$f" ] || continue
-			echo "--- $W/$f (last 15 lines) ---" >&2
-			tail -n 15 "$W/$f" >&2
-		done
-		if [ -s "$SAMPLES" ]; then
-			log "partial results (the run stopped early):"
-			write_report
-		fi
-	fi
-	if [ $KEEP = 0 ]; then
-		rm -rf "${W:?}/src" "$W/s3data" "$W"/state-* "$W"/cache-* "$W/rclone-cache" "$W"/fio-*.json
-		for d in "$W"/mnt-*; do
-			[ -d "$d" ] && ! mountpoint -q "$d" && rmdir "$d"
-		done
-	fi
-	[ -s "$RESULTS" ] && log "results: $RESULTS"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-}
-
-rec() { printf '%s\t%s\n' "$1" "$2" >>"$SAMPLES"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.6f", b - a }'; }
-
-# timed METRIC CMD... — runs CMD once (stdout discarded), records its wall time.
-timed() {
-	local metric=$1 out rc=0
-	shift
-	out=$($PY "$TOOL" run --stdout /dev/null -- "$@") || rc=$?
-	[ $rc -eq 0 ] || die "$metric: '$*' failed with status $rc"
-	rec "$metric" "${out% *}"
-}
 
 api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }
 
@@ -259,21 +156,10 @@ start_s3() {
 # start_catalogd STATE — with the S3 tier on; nothing moves by itself (each
 # move in this benchmark is a `cairn tier run`).
 start_catalogd() {
-	"$CATALOGD" -o catalog.state_dir="$1" -o catalog.socket="$SOCK" \
+	catalogd_up "$1" \
 		-o s3.endpoint="127.0.0.1:$S3_PORT" -o s3.bucket=cairn -o s3.protocol=http \
 		-o s3.access_key=S3RVER -o s3.secret_key=S3RVER \
-		-o tiering.min_idle=1d -o tiering.scan_interval=1h \
-		>>"$W/catalogd.log" 2>&1 &
-	CATALOGD_PID=$!
-	local _
-	for _ in $(seq 1 400); do
-		if [ -S "$SOCK" ] && "$CAIRN" status --json >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$CATALOGD_PID" 2>/dev/null || { CATALOGD_PID=; die "catalogd exited at start"; }
-		sleep 0.05
-	done
-	die "catalogd did not answer on $SOCK"
+		-o tiering.min_idle=1d -o tiering.scan_interval=1h
 }
 
 total_objects() { api /v1/status | jq -r .objects.count; }
@@ -292,58 +178,34 @@ release_all() {
 	"$CAIRN" tier policy set high_watermark=99% low_watermark=98% >/dev/null
 }
 
-wait_mount() {
-	local dir=$1 what=$2 _
-	for _ in $(seq 1 400); do
-		mountpoint -q "$dir" && return 0
-		kill -0 "$MOUNT_PID" 2>/dev/null || { MOUNT_PID=; return 1; }
-		sleep 0.05
-	done
-	log "$what did not mount $dir in 20 s"
-	return 1
-}
-
 # mount_cairnfs — fresh mount, empty cache dir.
 mount_cairnfs() {
-	MOUNT_DIR=$W/mnt-cairnfs
-	mkdir -p "$MOUNT_DIR"
 	rm -rf "$W/cache-cairnfs"
-	"$CAIRNFS" "$MOUNT_DIR" --catalog "unix:$SOCK" --cache-dir "$W/cache-cairnfs" -f \
-		>>"$W/cairnfs.log" 2>&1 &
-	MOUNT_PID=$!
-	wait_mount "$MOUNT_DIR" cairnfs || die "cairnfs did not mount"
+	mount_fuse cairnfs "$W/mnt-cairnfs" "$CAIRNFS" "$W/mnt-cairnfs" --catalog "unix:$SOCK" \
+		--cache-dir "$W/cache-cairnfs" -f || die "cairnfs did not mount"
 }
 
 mount_s3fs() {
-	MOUNT_DIR=$W/mnt-s3fs
-	mkdir -p "$MOUNT_DIR"
 	printf 'S3RVER:S3RVER\n' >"$W/s3fs.passwd"
 	chmod 600 "$W/s3fs.passwd"
-	s3fs cairn "$MOUNT_DIR" -f -o ro -o passwd_file="$W/s3fs.passwd" \
-		-o url="http://127.0.0.1:$S3_PORT" -o use_path_request_style \
-		>>"$W/s3fs.log" 2>&1 &
-	MOUNT_PID=$!
-	wait_mount "$MOUNT_DIR" s3fs
+	mount_fuse s3fs "$W/mnt-s3fs" s3fs cairn "$W/mnt-s3fs" -f -o ro \
+		-o passwd_file="$W/s3fs.passwd" -o url="http://127.0.0.1:$S3_PORT" \
+		-o use_path_request_style
 }
 
 # mount_rclone MODE — rclone's configuration comes from the environment.
 # A CA bundle in AWS_CA_BUNDLE makes rclone 1.60 refuse to start
 # ("unsupported transport"); the endpoint is plain http, so it goes.
 mount_rclone() {
-	MOUNT_DIR=$W/mnt-rclone
-	mkdir -p "$MOUNT_DIR"
 	rm -rf "$W/rclone-cache"
-	RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
-	RCLONE_CONFIG_BENCH_ENDPOINT="http://127.0.0.1:$S3_PORT" \
-	RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=S3RVER \
-		env -u AWS_CA_BUNDLE rclone mount bench:cairn "$MOUNT_DIR" --read-only --config /dev/null \
-		--cache-dir "$W/rclone-cache" --vfs-cache-mode "$1" \
-		>>"$W/rclone.log" 2>&1 &
-	MOUNT_PID=$!
-	wait_mount "$MOUNT_DIR" rclone
+	mount_fuse rclone "$W/mnt-rclone" env -u AWS_CA_BUNDLE \
+		RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
+		RCLONE_CONFIG_BENCH_ENDPOINT="http://127.0.0.1:$S3_PORT" \
+		RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=S3RVER \
+		rclone mount bench:cairn "$W/mnt-rclone" --read-only --config /dev/null \
+		--cache-dir "$W/rclone-cache" --vfs-cache-mode "$1"
 }
 
-log "work dir $W (runs: $RUNS$([ $QUICK = 1 ] && echo ', quick'))"
 "$S3SERVER" install
 start_s3
 
@@ -445,7 +307,7 @@ peer_check() {
 	elif ! cmp -s -n 1048576 "$MOUNT_DIR/peer/seq.bin" "$SRC_SEQ/seq.bin"; then
 		WHY="mounted, but peer/seq.bin did not read back"
 	fi
-	unmount_peer
+	unmount_fuse
 }
 
 if want read || want walk || want rand; then
@@ -469,13 +331,13 @@ read_side() {
 	drop_caches
 	v=$($PY "$TOOL2" ttfb "$f") || die "ttfb through $name failed"
 	rec "ttfb.$name.s" "$v"
-	unmount_peer
+	unmount_fuse
 	"$fn" "$@" || die "$name did not mount"
 	drop_caches
 	timed "seq.$name.cold.s" dd if="$f" of=/dev/null bs=1M status=none
 	timed "seq.$name.warm.s" dd if="$f" of=/dev/null bs=1M status=none
 	cmp "$f" "$SRC_SEQ/seq.bin" || die "$f differs from its source"
-	unmount_peer
+	unmount_fuse
 }
 
 # peer_sides FN WHAT — FN (read_side, rand_side) for s3fs and both rclone
@@ -547,7 +409,7 @@ rand_side() {
 		rec "rand.$name.$phase.iops" "${v% *}"
 		rec "rand.$name.$phase.lat_us" "${v#* }"
 	done
-	unmount_peer
+	unmount_fuse
 }
 
 # --- 3. random 4 KiB reads of the cold file -------------------------------
@@ -571,7 +433,7 @@ walk_side() {
 	if [ "$name" != cairn ] && [ ! -d "$d" ]; then
 		# A peer that cannot list the uploaded tree: n/a in the table.
 		log "$name does not list $d (see $name.log); no walk for $name"
-		unmount_peer
+		unmount_fuse
 		return 0
 	fi
 	drop_caches
@@ -579,11 +441,11 @@ walk_side() {
 	local got
 	got=$(find "$d" -type f | wc -l)
 	[ "$got" = "$TREE_FILES" ] || die "$name lists $got files, not $TREE_FILES"
-	unmount_peer
+	unmount_fuse
 	"$fn" "$@" || die "$name did not mount"
 	drop_caches
 	timed "find.$name.cold.s" find "$d"
-	unmount_peer
+	unmount_fuse
 }
 if want walk; then
 	[ "$("$CAIRN" show bench/tree@1 --json | jq -r '.tiers.cold.objects // 0')" = \
