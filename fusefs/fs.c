@@ -71,6 +71,11 @@
  * through the object it has. objects.c bounds the downloads in flight. */
 #define COLD_AHEAD 8
 
+/* Jumps in a row that make a handle a random reader, and the set of cold
+ * chunks it has touched (4096 bits, whatever the file's size). */
+#define RANDOM_JUMPS 3
+#define TOUCH_WORDS 64
+
 #define XATTR_VERSION "user.cairn.version"
 #define XATTR_OBJECTS "user.cairn.objects"
 #define XATTR_TIER    "user.cairn.tier"
@@ -1005,6 +1010,12 @@ struct fileh {
 	/* The last chunk opened did not come from the pool: read ahead by
 	 * downloading, not by asking the disk. */
 	bool cold;
+	/* Reads in a row that jumped (neither the stream's next chunks nor
+	 * its current one): RANDOM_JUMPS of them make a random reader. */
+	unsigned jumps;
+	/* Cold chunks a random reader has read from their blocks, hashed
+	 * into a fixed set: the second read of one queues its download. */
+	uint64_t touched[TOUCH_WORDS];
 	/* In the open-files list from a successful open until release. */
 	struct fileh *prev, *next;
 };
@@ -1171,17 +1182,37 @@ static void prefetch_chunk(struct fileh *h, uint64_t k)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Whether this handle reads at random (h->mu held). */
+static bool reads_random(const struct fileh *h)
+{
+	return h->jumps >= RANDOM_JUMPS;
+}
+
+/* Marks chunk k touched; returns whether it was already (h->mu held). */
+static bool touch_chunk(struct fileh *h, uint64_t k)
+{
+	uint64_t bit = (k * 0x9e3779b97f4a7c15ull) >> 52;   /* 12 bits */
+	uint64_t mask = 1ull << (bit % 64);
+	bool was = (h->touched[bit / 64] & mask) != 0;
+
+	h->touched[bit / 64] |= mask;
+	return was;
+}
+
 /* How far past the furthest chunk a front-to-back reader has reached a
  * read may land and still be that reader: the kernel's read-ahead (up to
  * READAHEAD_SPAN bytes) sends several reads at once, on several threads,
  * and they reach us out of order. h->mu held. */
 #define READAHEAD_SPAN (16u << 20)
 
+static uint64_t stream_span(const struct fileh *h)
+{
+	return COLD_AHEAD + 2 + READAHEAD_SPAN / h->chunk_size;
+}
+
 static bool in_stream(const struct fileh *h, uint64_t k)
 {
-	uint64_t span = COLD_AHEAD + 2 + READAHEAD_SPAN / h->chunk_size;
-
-	return h->started && k > h->ahead && k <= h->ahead + span;
+	return h->started && k > h->ahead && k <= h->ahead + stream_span(h);
 }
 
 /* Whether a read of chunk k moves a front-to-back reader on (or starts
@@ -1199,8 +1230,15 @@ static bool advance(struct fileh *h, uint64_t k)
 	}
 	if (in_stream(h, k)) {
 		h->ahead = k;
+		h->jumps = 0;
 		return true;
 	}
+	/* Reads behind the furthest chunk by up to the read-ahead span are
+	 * the kernel's, out of order; a jump lands further away than that,
+	 * either way. */
+	if ((k + stream_span(h) < h->ahead || k > h->ahead + stream_span(h)) &&
+	    h->jumps < RANDOM_JUMPS)
+		h->jumps++;
 	return false;
 }
 
@@ -1301,7 +1339,7 @@ static int read_cold_blocks(struct fileh *h, uint64_t k, uint64_t in_off, size_t
                             void **mem)
 {
 	cairn_oid oid;
-	bool sequential, streaming;
+	bool sequential, streaming, random, again = false;
 	void *buf;
 	int rc, slot;
 
@@ -1313,13 +1351,19 @@ static int read_cold_blocks(struct fileh *h, uint64_t k, uint64_t in_off, size_t
 	 * than fetching their bytes twice, and the kernel's read-ahead asks
 	 * for them before the reader needs them. */
 	streaming = in_stream(h, k);
+	random = reads_random(h) && !streaming;
 	pthread_mutex_unlock(&h->mu);
-	if (slot >= 0 || streaming || !window_oid(h, k, &oid) ||
-	    !cfs_object_untouched(&oid, chunk_len(h, k)))
+	if (slot >= 0 || streaming || !window_oid(h, k, &oid))
+		return 0;
+	/* A random reader is served from blocks until the object is local,
+	 * even while its download runs: it would wait for a whole object to
+	 * read a few KiB. Anyone else only on the object's first read. */
+	if (random ? cfs_object_local(&oid, chunk_len(h, k))
+	           : !cfs_object_untouched(&oid, chunk_len(h, k)))
 		return 0;
 	log_debug(MOD, "read %u/%u chunk %" PRIu64 " +%" PRIu64 " (%zu bytes) from its blocks "
-	          "(ahead %" PRIu64 ", started %d)", h->vid, h->ino, k, in_off, len, h->ahead,
-	          (int)h->started);
+	          "(ahead %" PRIu64 ", started %d, random %d)", h->vid, h->ino, k, in_off, len,
+	          h->ahead, (int)h->started, (int)random);
 	buf = malloc(len);
 	if (!buf)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
@@ -1332,11 +1376,16 @@ static int read_cold_blocks(struct fileh *h, uint64_t k, uint64_t in_off, size_t
 		return 0;
 	}
 	*mem = buf;
-	cfs_object_fetch_async(&oid, chunk_len(h, k));
 	pthread_mutex_lock(&h->mu);
 	sequential = advance(h, k);
+	if (random)
+		again = touch_chunk(h, k);
 	h->cold = true;
 	pthread_mutex_unlock(&h->mu);
+	/* A random reader's object is worth downloading whole once it was
+	 * read twice; a one-off read costs only its blocks. */
+	if (!random || again)
+		cfs_object_fetch_async(&oid, chunk_len(h, k));
 	if (sequential)
 		fetch_ahead(h, k);
 	return 0;

@@ -72,6 +72,9 @@ void cfs_object_fetch_async(const cairn_oid *oid, uint64_t size);
  * queued or on its way: a read of it is the first, and can be served
  * with cfs_object_read_blocks before the download is queued. */
 bool cfs_object_untouched(const cairn_oid *oid, uint64_t size);
+/* True when the pool or the cache holds the object (checked sizes aside:
+ * opening it checks). */
+bool cfs_object_local(const cairn_oid *oid, uint64_t size);
 
 /* Bytes [off, off + len) of the object (size bytes) into buf: only the
  * blocks that cover them are fetched from catalogd, and each is checked

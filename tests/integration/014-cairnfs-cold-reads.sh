@@ -4,7 +4,8 @@
 # dual; concurrent readers of a cold file cause one download per object
 # (single flight); the first read of a cold file is served from the
 # blocks that cover it; a sequential reader gets the next objects prefetched,
-# not the whole file; the cache directory stays under --cache-size; with
+# not the whole file; a random reader reads blocks, and an object is
+# downloaded whole only once it reads it twice; the cache directory stays under --cache-size; with
 # S3 stopped a cold read fails with EIO within --timeout while objects that
 # still have a pool copy read fine; an object whose S3 copy is damaged is
 # EIO, logged and never cached; with recall_on_read later opens read the
@@ -30,6 +31,9 @@ mkdir -p "$T/src"
 head -c $((32 * CHUNK)) /dev/urandom >"$T/src/big.bin"
 head -c $((6 * CHUNK + 10)) /dev/urandom >"$T/src/mid.bin"
 head -c $((4 * CHUNK)) /dev/urandom >"$T/src/warm.bin"
+# A random reader's jumps must be longer than a sequential reader's
+# read-ahead span (16 MiB plus 10 chunks): 48 MiB.
+head -c $((192 * CHUNK)) /dev/urandom >"$T/src/wide.bin"
 
 start_s3
 CATOPTS="$(s3_catalogd_opts) -o pool.chunk_size=256K -o catalog.log_level=debug
@@ -104,8 +108,49 @@ done
 # recall_on_read=no: everything is still cold, served from the cache.
 assert_eq "cold after reads without recall_on_read" "$total" "$(state_count cold)"
 
-# ---- the cache stays under --cache-size --------------------------------------
 umount_cairnfs "$T/mnt"
+
+# ---- a random reader: blocks only, an object downloaded once read twice ------
+# Reads of 4 KiB, read-ahead off (FADV_RANDOM), each further from the first
+# than a sequential reader's read-ahead reaches: after three such jumps the
+# handle is a random reader, and a cold object
+# it reads once costs only the blocks of that read; reading one again
+# queues its download.
+mount_cairnfs "$T/mntr" --cache-dir "$T/cacher" --timeout $TIMEOUT
+mapfile -t WIDE < <(ids_of "$T/mntr/cold/1/wide.bin")
+drop_caches
+declare -A gets
+for k in 5 90; do gets[$k]=$(requests "GET /v1/objects/${WIDE[$k]} "); done
+$PY - "$T/mntr/cold/1/wide.bin" "$T/src/wide.bin" $CHUNK 190 100 10 60 90 5 5 <<'PYEOF' ||
+import os, sys
+path, src, chunk = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fd = os.open(path, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+seen = {}
+with open(src, "rb") as f:
+    for k in map(int, sys.argv[4:]):
+        # A chunk read again is read elsewhere: the page cache holds the
+        # first read's page.
+        off = k * chunk + 8192 + 131072 * seen.get(k, 0)
+        seen[k] = seen.get(k, 0) + 1
+        got = os.pread(fd, 4096, off)
+        f.seek(off)
+        if got != f.read(4096):
+            sys.exit("chunk %d read wrong" % k)
+PYEOF
+	fail "random reads of wide.bin"
+# 190, 100, 10 and 60 went the usual way (until its third jump the handle
+# was not a random reader); 90 is read once, by blocks only; 5 is read
+# twice: by blocks, then downloaded whole.
+wait_until "the object read twice downloaded" 20 cached "$T/cacher" "${WIDE[5]}"
+assert_eq "whole downloads of an object a random reader read once" "${gets[90]}" \
+	"$(requests "GET /v1/objects/${WIDE[90]} ")"
+! cached "$T/cacher" "${WIDE[90]}" || fail "an object read once at random was downloaded"
+[ "$(requests "GET /v1/objects/${WIDE[5]}/blocks")" -ge 2 ] ||
+	fail "the random reader's reads of object 5 did not go by blocks"
+umount_cairnfs "$T/mntr"
+
+# ---- the cache stays under --cache-size --------------------------------------
 mount_cairnfs "$T/mnt2" --cache-dir "$T/cache2" --cache-size 1M --timeout $TIMEOUT
 cmp "$T/mnt2/cold/1/big.bin" "$T/src/big.bin" || fail "big.bin read through a small cache differs"
 cache_small() { [ "$(find "$T/cache2" -type f -path '*/??/??/*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" -le $((1024 * 1024)) ]; }
