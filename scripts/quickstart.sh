@@ -96,6 +96,9 @@ cmp "$sample/plates/plate-001.tiff" "$mnt/demo/sample/latest/plates/plate-001.ti
 	echo "plate-001.tiff recalled from S3 byte-identical"
 getfattr -n user.cairn.tier "$mnt/demo/sample/latest/plates/plate-001.tiff" 2>/dev/null || true
 
+step "scrub: read back every copy (pool and S3) and check it against its digest"
+"$bin/cli/cairn" tier scrub --all
+
 if [ $keep = 1 ]; then
 	step "left running: catalogd pid $catalogd_pid, mount $mnt (CAIRN_CATALOG=$CAIRN_CATALOG)"
 else
