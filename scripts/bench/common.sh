@@ -119,10 +119,12 @@ report_infos() {
 		--info "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 		--info "host=$(uname -n), $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
 		--info "kernel=$(uname -r)"
-		--info "source=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' + local changes')"
+		--info "source=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' + local changes' || true)"
 		--info "build=$BUILD ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true))"
-		--info "runs=$RUNS per measurement$([ "$QUICK" = 1 ] && echo ', --quick sizes')"
+		--info "runs=$RUNS per measurement$([ "$QUICK" = 1 ] && echo ', --quick sizes' || true)"
 	)
+	# (The status of an assignment is its last command substitution's:
+	# under set -e each must succeed.)
 }
 
 drop_caches() {
