@@ -142,6 +142,9 @@ static void rule_delete(struct catalog *c, struct http_req *r)
 
 /* ---- run, jobs ---- */
 
+/* The longest a GET of a job may wait for it to end. */
+#define JOB_WAIT_MAX_MS 30000
+
 static void start_job(struct catalog *c, struct http_req *r, bool scrub, uint64_t vid,
                       const char *label);
 
@@ -188,7 +191,8 @@ static void run_body(void *ctx, struct http_req *r, json_t *body)
 
 static void job_get(struct catalog *c, struct http_req *r, const char *id)
 {
-	uint64_t job;
+	const char *w = http_query(r, "wait");
+	uint64_t job, wait_ms = 0;
 	json_t *out = NULL;
 	int rc;
 
@@ -197,7 +201,12 @@ static void job_get(struct catalog *c, struct http_req *r, const char *id)
 		http_respond_current_error(r, CAIRN_EINVAL);
 		return;
 	}
-	rc = tier_engine_job_json(c->tier, job, &out);
+	if (w != NULL && (util_parse_u64(w, &wait_ms) != 0 || wait_ms > JOB_WAIT_MAX_MS)) {
+		cairn_error_set(CAIRN_EINVAL, "wait is in milliseconds, at most %d", JOB_WAIT_MAX_MS);
+		http_respond_current_error(r, CAIRN_EINVAL);
+		return;
+	}
+	rc = tier_engine_job_json(c->tier, job, (unsigned)wait_ms, &out);
 	if (rc != 0) {
 		http_respond_current_error(r, rc);
 		return;

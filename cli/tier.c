@@ -159,10 +159,9 @@ static const char explain_help[] =
 	"whether a pin holds it, the rule that applies, and what the engine\n"
 	"decides for it and why.\n";
 
-/* How often a followed job is asked for its progress: soon at first, so
- * that a small job ends as soon as it is done, then every half second. */
-#define POLL_FIRST_MS 20
-#define POLL_MAX_MS 500
+/* How long catalogd holds a followed job's request before answering with
+ * its progress, unless the job ends first (then it answers at once). */
+#define JOB_WAIT_MS 500
 
 /* Errors `tier status` prints; --json has every one catalogd keeps. */
 #define STATUS_ERRORS 10
@@ -852,20 +851,21 @@ static void progress(const char *what, const json_t *j, double secs)
 	fflush(stderr);
 }
 
-/* Polls the job until it is no longer running; *out gets its last state.
- * The rate shown counts from the first poll. */
+/* Follows the job until it is no longer running; *out gets its last state.
+ * Each request returns when the job ends or after JOB_WAIT_MS, so the end
+ * is seen as it happens, not at the next poll, and the progress line is
+ * redrawn twice a second. The rate shown counts from the first request. */
 static int follow_job(json_t **out, cairn_client *c, const char *id, const char *what,
                       int show)
 {
 	char path[128];
 	json_t *j = NULL;
 	double t0 = now_s();
-	long ms = POLL_FIRST_MS;
 	int rc, shown = 0;
 
-	snprintf(path, sizeof(path), "/v1/tier/jobs/%s", id);
+	snprintf(path, sizeof(path), "/v1/tier/jobs/%s?wait=%d", id, JOB_WAIT_MS);
 	for (;;) {
-		struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+		double t = now_s();
 
 		rc = cairn_client_json(c, "GET", path, NULL, &j);
 		if (rc < 0)
@@ -878,8 +878,12 @@ static int follow_job(json_t **out, cairn_client *c, const char *id, const char 
 			break;
 		json_decref(j);
 		j = NULL;
-		nanosleep(&ts, NULL);
-		ms = ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : ms * 2;
+		/* A running job answered at once: a catalogd that does not
+		 * wait. Do not spin. */
+		if (now_s() - t < 0.01) {
+			struct timespec ts = {0, JOB_WAIT_MS * 1000000L / 5};
+			nanosleep(&ts, NULL);
+		}
 	}
 	if (shown)
 		fputc('\n', stderr);

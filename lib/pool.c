@@ -771,18 +771,56 @@ fail:
 	return rc;
 }
 
+/* Writes the bulk of a checked object, len rounded down to DIO_ALIGN,
+ * straight to the disk (O_DIRECT): bytes that are only being stored cost
+ * no copy into the page cache and no writeback work, which on a busy host
+ * is most of a recall's CPU. Returns how many bytes it wrote: 0 when the
+ * buffer or the file system does not allow it (the caller writes them
+ * all the usual way), or -1 on a write error (the object was dropped). */
+#define DIO_ALIGN 4096u
+#define DIO_MIN (64u << 10)
+
+static ssize_t write_direct(cairn_pool_batch *b, const void *data, size_t len)
+{
+	size_t bulk = len & ~(size_t)(DIO_ALIGN - 1);
+	int fd = b->cur.fd, fl, err;
+
+	if (bulk < DIO_MIN || ((uintptr_t)data & (DIO_ALIGN - 1)) != 0 || b->written != 0)
+		return 0;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
+		return 0;
+	err = write_all(fd, data, bulk) < 0 ? errno : 0;
+	fcntl(fd, F_SETFL, fl);
+	if (err == EINVAL && lseek(fd, 0, SEEK_CUR) == 0)
+		return 0;       /* direct writes refused here: nothing written */
+	if (err) {
+		space_error(b, err, "writing");
+		return -1;
+	}
+	b->written += bulk;
+	return (ssize_t)bulk;
+}
+
 static int batch_add(cairn_pool_batch *b, const cairn_oid *oid, const void *data,
                      size_t len, int checked)
 {
+	ssize_t done = 0;
 	int rc;
 
 	rc = cairn_pool_batch_begin(b, oid, len);
 	if (rc)
 		return rc;
 	b->checked = checked;
-	rc = cairn_pool_batch_write(b, data, len);
-	if (rc == 0)
-		rc = cairn_pool_batch_end(b);
+	if (checked)
+		done = write_direct(b, data, len);
+	if (done < 0) {
+		rc = cairn_error_code();
+	} else {
+		rc = cairn_pool_batch_write(b, (const char *)data + done, len - (size_t)done);
+		if (rc == 0)
+			rc = cairn_pool_batch_end(b);
+	}
 	b->checked = 0;
 	return rc;      /* on failure, the object was dropped */
 }

@@ -270,6 +270,7 @@ static void job_maybe_finish_locked(struct job *j)
 	if (j->feeding || j->pending > 0 || j->state != JOB_RUNNING)
 		return;
 	j->finished = tier_now();
+	pthread_cond_broadcast(&j->e->cv_job);
 	if (j->failed > 0) {
 		j->state = JOB_FAILED;
 		log_error(MOD, "%s of %s failed for %llu objects: %s", job_kinds[j->kind],
@@ -501,15 +502,29 @@ void tier_engine_repair(struct tier_engine *e, const cairn_oid *oid)
 		         cairn_oid_fmt(hex, oid));
 }
 
-int tier_engine_job_json(struct tier_engine *e, uint64_t id, json_t **out)
+int tier_engine_job_json(struct tier_engine *e, uint64_t id, unsigned wait_ms, json_t **out)
 {
 	static const char *const states[] = { "running", "done", "failed" };
+	struct timespec until;
 	struct job *j;
 	int rc = 0;
 
 	*out = NULL;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&e->mu);
 	j = id > 0 ? e->jobs[(size_t)((id - 1) % TIER_JOBS_KEPT)] : NULL;
+	/* A follower waits here for the end rather than polling for it, and
+	 * so sees it when it happens. (A job's slot is reused only once it
+	 * has ended, so j stays this job's while it runs.) */
+	while (wait_ms > 0 && j != NULL && j->id == id && j->state == JOB_RUNNING &&
+	       !e->stopping && pthread_cond_timedwait(&e->cv_job, &e->mu, &until) == 0)
+		;
 	if (j == NULL || j->id != id) {
 		rc = cairn_error_set(CAIRN_ENOTFOUND, "no job %llu (the last %d "
 		                     "are kept)", (unsigned long long)id, TIER_JOBS_KEPT);
@@ -1529,6 +1544,7 @@ int tier_engine_new(struct tier_engine **out, const struct tier_engine_params *p
 	pthread_cond_init(&e->cv_idle, NULL);
 	pthread_cond_init(&e->cv_scan, NULL);
 	pthread_cond_init(&e->cv_flight, NULL);
+	pthread_cond_init(&e->cv_job, NULL);
 	pthread_mutex_init(&e->pmq, NULL);
 	pthread_cond_init(&e->cv_pq_items, NULL);
 	pthread_cond_init(&e->cv_pq_space, NULL);
@@ -1661,6 +1677,7 @@ void tier_engine_free(struct tier_engine *e)
 	pthread_cond_destroy(&e->cv_idle);
 	pthread_cond_destroy(&e->cv_scan);
 	pthread_cond_destroy(&e->cv_flight);
+	pthread_cond_destroy(&e->cv_job);
 	pthread_cond_destroy(&e->cv_pq_items);
 	pthread_cond_destroy(&e->cv_pq_space);
 	pthread_mutex_destroy(&e->pmq);

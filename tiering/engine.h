@@ -185,8 +185,10 @@ int tier_engine_scrub(struct tier_engine *e, uint64_t vid, const char *label,
 /* Queues a check and repair of one object (a reader found a damaged copy);
  * does nothing when the queue is full or the object is already in hand. */
 void tier_engine_repair(struct tier_engine *e, const cairn_oid *oid);
-/* GET /v1/tier/jobs/{id}; CAIRN_ENOTFOUND for an unknown or forgotten job. */
-int tier_engine_job_json(struct tier_engine *e, uint64_t job, json_t **out);
+/* GET /v1/tier/jobs/{id}; CAIRN_ENOTFOUND for an unknown or forgotten job.
+ * wait_ms > 0: a running job is answered when it ends or after wait_ms. */
+int tier_engine_job_json(struct tier_engine *e, uint64_t job, unsigned wait_ms,
+                         json_t **out);
 
 /* ---- reads ---- */
 

@@ -131,6 +131,7 @@ struct tier_engine {
 	pthread_cond_t cv_idle;         /* a task finished */
 	pthread_cond_t cv_scan;         /* wake the scanner */
 	pthread_cond_t cv_flight;       /* a flight landed */
+	pthread_cond_t cv_job;          /* a job ended */
 
 	/* Under mu: */
 	struct cairn_config eff;        /* base + overrides */

@@ -367,9 +367,12 @@ static int flight_join(struct tier_engine *e, const cairn_oid *oid, uint64_t siz
 		if (cairn_oid_cmp(&f->oid, oid) == 0 && f->size == size)
 			break;
 	if (f == NULL) {
+		size_t cap = ((size_t)size + 4095) & ~(size_t)4095;
+
 		f = calloc(1, sizeof(*f));
+		/* Page-aligned, so that the pool may write it with O_DIRECT. */
 		if (f != NULL)
-			f->buf = malloc(size ? (size_t)size : 1);
+			f->buf = aligned_alloc(4096, cap ? cap : 4096);
 		if (f == NULL || f->buf == NULL) {
 			if (f != NULL)
 				free(f);
@@ -547,6 +550,10 @@ int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64
 
 /* ---- writing recalled objects to the pool: the pooler ---- */
 
+/* A group waits up to POOL_GROUP_WAIT_MS for POOL_GROUP_MIN objects. */
+#define POOL_GROUP_MIN 4
+#define POOL_GROUP_WAIT_MS 5
+
 /* Queues a fetched object (a flight, whose reference it takes) for the
  * pooler; wait: until there is room, else false at once when the queue
  * is full. False too when the pooler is stopping or not running. */
@@ -710,6 +717,22 @@ void *tier_pooler_main(void *arg)
 			pthread_cond_wait(&e->cv_pq_items, &e->pmq);
 		if (e->pq_len == 0)
 			break;          /* stopping, and everything handed in is done */
+		if (e->pq_len < POOL_GROUP_MIN && !e->pq_stopping) {
+			/* Objects come in one by one as their GETs end; a few ms
+			 * more make a group of several, and a group costs two
+			 * syncs whatever it holds. */
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += POOL_GROUP_WAIT_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (e->pq_len < POOL_GROUP_MIN && !e->pq_stopping &&
+			       pthread_cond_timedwait(&e->cv_pq_items, &e->pmq, &until) == 0)
+				;
+		}
 		for (n = 0; e->pq_len > 0; n++) {
 			items[n] = e->pq[e->pq_head];
 			e->pq_head = (e->pq_head + 1) % TIER_POOLQ_MAX;

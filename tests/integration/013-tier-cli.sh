@@ -188,6 +188,14 @@ job=$(cairn tier recall lab --no-wait --json | jq -r .job)
 cairn tier job "$job" --wait --json | jq -e '.state == "done"' >/dev/null || fail "job --wait"
 cairn tier job "$job" | grep -q ", done$" || fail "job: $(cairn tier job "$job")"
 expect_fail "a job that does not exist" cairn tier job 999999
+# ?wait=MS holds a running job's answer until it ends; an ended job is
+# answered at once (a generous bound: it must not sit out the 30 s).
+curl -sf --max-time 10 --unix-socket "$SOCK" "http://cairn/v1/tier/jobs/$job?wait=30000" |
+	jq -e '.state == "done" and .kind == "recall"' >/dev/null || fail "GET a done job with ?wait"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" "http://cairn/v1/tier/jobs/$job?wait=x")
+assert_eq "a bad ?wait" 400 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" "http://cairn/v1/tier/jobs/$job?wait=30001")
+assert_eq "a ?wait past 30 s" 400 "$code"
 
 # ---- a recall that cannot complete exits 1 and serves nothing bad -----------
 cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
