@@ -67,6 +67,7 @@ void objects_missing(struct catalog *c, struct http_req *r);
 void objects_get(struct catalog *c, struct http_req *r, const char *id);
 void objects_info(struct catalog *c, struct http_req *r, const char *id);
 void objects_blocks(struct catalog *c, struct http_req *r, const char *id);
+void objects_recall(struct catalog *c, struct http_req *r, const char *id);
 /* POST /v1/objects/info and /v1/objects/accessed. */
 void objects_info_batch(struct catalog *c, struct http_req *r);
 void objects_accessed(struct catalog *c, struct http_req *r);

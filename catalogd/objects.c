@@ -310,6 +310,32 @@ void objects_get(struct catalog *c, struct http_req *r, const char *id)
 	objects_serve(c, r, &src, offset, length);
 }
 
+/* ---- POST /v1/objects/{id}/recall ---- */
+
+/* For a reader on this host that reads the pool itself: the object back in
+ * the pool (DUAL), 204 once its copy there is durable. 403 when the policy
+ * does not bring objects back on read: the reader fetches the bytes. */
+void objects_recall(struct catalog *c, struct http_req *r, const char *id)
+{
+	cairn_oid oid;
+	int rc;
+
+	if ((rc = parse_id(id, &oid)) != 0) {
+		http_respond_current_error(r, rc);
+		return;
+	}
+	if (c->tier == NULL)
+		rc = cairn_error_set(CAIRN_EPERM, "tiering is not running");
+	else
+		rc = tier_engine_recall_wait(c->tier, &oid);
+	if (rc != 0) {
+		http_respond_current_error(r, rc);
+		return;
+	}
+	tier_engine_accessed(c->tier, &oid, util_now());
+	http_respond_empty(r, 204);
+}
+
 /* ---- GET /v1/objects/{id}/blocks ---- */
 
 #define BLOCKS_MAX_BYTES (16u << 20)

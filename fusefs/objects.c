@@ -606,6 +606,43 @@ static int flight_wait(int *fd, struct flight *f)
 	return rc;
 }
 
+/* With the pool on this host and recall_on_read on, catalogd writes a cold
+ * object back to the pool anyway: waiting for that and reading the pool
+ * copy beats downloading a second copy of the same bytes into the cache.
+ * CAIRN_ENOTFOUND when the caller should download instead: catalogd will
+ * not put it in the pool (recall_on_read off, the pool full; a refusal
+ * remembered for a while, so that a mount under recall_on_read=no does not
+ * ask for every object), or it was released again. Any other failure is the read's (S3 unreachable, a
+ * damaged S3 copy): a download would meet it too. */
+#define RECALL_REFUSED_S 10
+
+static int fetch_pooled(int *fd, const cairn_oid *oid, const char *hex, uint64_t size)
+{
+	static _Atomic int64_t refused_until;
+	char msg[512];
+	int rc;
+
+	if (!pool_dir || (int64_t)time(NULL) < atomic_load(&refused_until))
+		return CAIRN_ENOTFOUND;
+	rc = cfs_remote_object_recall(oid);
+	if (rc == 0) {
+		rc = open_pool(fd, oid, size);
+		if (rc == 0)
+			return 0;
+	} else if (rc == CAIRN_EPERM) {
+		atomic_store(&refused_until, (int64_t)time(NULL) + RECALL_REFUSED_S);
+	} else {
+		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+		log_error(MOD, "object %s: %s", hex, msg);
+		return cairn_error_set(rc == CAIRN_ENOMEM ? rc : CAIRN_EIO,
+		                       "cannot fetch object %s: %s", hex, msg);
+	}
+	log_debug(MOD, "object %s: not read from the pool (%s); downloading it", hex,
+	          cairn_error_msg());
+	cairn_error_clear();
+	return CAIRN_ENOTFOUND;
+}
+
 /* The object into the cache, once however many ask at the same time. */
 static int fetch(int *out, const cairn_oid *oid, uint64_t size)
 {
@@ -635,7 +672,10 @@ static int fetch(int *out, const cairn_oid *oid, uint64_t size)
 	flights = f;
 	pthread_mutex_unlock(&flights_mu);
 
-	rc = download(&fd, tmp, sizeof(tmp), oid, hex, size);
+	tmp[0] = '\0';
+	rc = fetch_pooled(&fd, oid, hex, size);
+	if (rc == CAIRN_ENOTFOUND)
+		rc = download(&fd, tmp, sizeof(tmp), oid, hex, size);
 
 	/* Publish: waiters read from here on. */
 	pthread_mutex_lock(&flights_mu);
@@ -649,7 +689,7 @@ static int fetch(int *out, const cairn_oid *oid, uint64_t size)
 		rc = flight_result(out, f);
 	pthread_mutex_unlock(&flights_mu);
 
-	if (fd >= 0)
+	if (fd >= 0 && tmp[0])
 		keep(fd, tmp, oid, hex, size);
 
 	pthread_mutex_lock(&flights_mu);

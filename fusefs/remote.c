@@ -821,6 +821,20 @@ int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ct
 	return download(path, sink, ctx);
 }
 
+int cfs_remote_object_recall(const cairn_oid *oid)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], path[96];
+	cairn_client *c;
+	int rc;
+
+	rc = cfs_remote_client(&c);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/objects/%s/recall", cairn_oid_fmt(hex, oid));
+	cairn_client_set_timeout(c, req_timeout);
+	return cairn_client_json(c, "POST", path, NULL, NULL);
+}
+
 int cfs_remote_object_blocks(const cairn_oid *oid, uint64_t off, uint64_t len,
                              cairn_client_sink sink, void *ctx)
 {

@@ -118,6 +118,10 @@ int cfs_remote_objects_accessed(const cairn_oid *ids, size_t n);
  * fetched from S3 by catalogd first; the whole request is bounded by the
  * timeout. */
 int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx);
+/* Asks catalogd to bring a cold object back to the pool and waits until it
+ * is there (POST /v1/objects/{id}/recall): for a client that reads the
+ * pool itself. CAIRN_EPERM when the policy does not recall on read. */
+int cfs_remote_object_recall(const cairn_oid *oid);
 
 /* GET /v1/objects/{id}/blocks?offset=&length=: the checked blocks that
  * cover the range, after their digests (docs/API.md), streamed to sink. */

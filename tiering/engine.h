@@ -192,6 +192,15 @@ int tier_engine_job_json(struct tier_engine *e, uint64_t job, unsigned wait_ms,
 
 /* ---- reads ---- */
 
+/* Brings a COLD object back to the pool (one S3 GET however many ask, as
+ * for tier_engine_fetch) and returns once the pool copy is durable and the
+ * object DUAL: for a reader on this host that reads the pool itself.
+ * CAIRN_EPERM when it will not be in the pool: recall_on_read is off,
+ * there is no cold tier, or the pool write failed (full); the reader
+ * should fetch the bytes instead. 0 at once for an object that is in the
+ * pool already; other errors are the S3 read's. */
+int tier_engine_recall_wait(struct tier_engine *e, const cairn_oid *oid);
+
 /* Fills buf (size bytes, the object's recorded size) with the object's
  * bytes from S3, verified against oid: CAIRN_ECORRUPT if S3 holds
  * something else (never returned to the caller), CAIRN_ERETRY if S3 is

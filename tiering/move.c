@@ -401,6 +401,8 @@ void tier_flight_unlink(struct tier_engine *e, struct flight *f)
 			pp = &(*pp)->next;
 		*pp = f->next;
 		f->in_table = false;
+		/* Done with: its bytes are in the pool (or will not be). */
+		pthread_cond_broadcast(&e->cv_flight);
 	}
 	pthread_mutex_unlock(&e->mu);
 }
@@ -509,6 +511,53 @@ int tier_engine_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size
 		tier_flight_unlink(e, f);
 	tier_flight_put(e, f);
 	return 0;
+}
+
+int tier_engine_recall_wait(struct tier_engine *e, const cairn_oid *oid)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	struct tier_policy pol;
+	struct tier_object o;
+	struct flight *f;
+	bool leader;
+	int rc;
+
+	cairn_oid_fmt(hex, oid);
+	rc = e->ops->get(e->ctx, oid, &o);
+	if (rc != 0)
+		return rc;
+	if (cairn_tier_in_pool(o.state))
+		return 0;
+	tier_snapshot(e, &pol, NULL, NULL);
+	if (e->s3 == NULL || !pol.recall_on_read)
+		return cairn_error_set(CAIRN_EPERM, "object %s is not brought back to the pool "
+		                       "on read (recall_on_read is off)", hex);
+	rc = flight_fetch(e, oid, o.size, false, true, &f, &leader);
+	if (rc != 0)
+		return rc;
+	/* The flight's bytes go to the pooler (ours, or the leader's), which
+	 * takes the flight out of the table once the object is DUAL (or its
+	 * write failed). The leader hands its reference to the pooler and
+	 * keeps another to watch for that; a follower has its own. */
+	if (leader) {
+		pthread_mutex_lock(&e->mu);
+		f->refs++;
+		pthread_mutex_unlock(&e->mu);
+		if (!pool_submit(e, f, NULL, false, true)) {
+			tier_flight_unlink(e, f);
+			tier_flight_put(e, f);
+		}
+	}
+	pthread_mutex_lock(&e->mu);
+	while (f->in_table && !e->stopping)
+		pthread_cond_wait(&e->cv_flight, &e->mu);
+	pthread_mutex_unlock(&e->mu);
+	tier_flight_put(e, f);
+	rc = e->ops->get(e->ctx, oid, &o);
+	if (rc == 0 && !cairn_tier_in_pool(o.state))
+		rc = cairn_error_set(CAIRN_EPERM, "object %s was read from S3 but not written "
+		                     "back to the pool (see tier status)", hex);
+	return rc;
 }
 
 int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64_t off,

@@ -9,7 +9,9 @@
 # S3 stopped a cold read fails with EIO within --timeout while objects that
 # still have a pool copy read fine; an object whose S3 copy is damaged is
 # EIO, logged and never cached; with recall_on_read later opens read the
-# pool; reads from the pool are reported to catalogd as accesses.
+# pool, and a cold read on the pool's host waits for catalogd's pool copy
+# instead of caching a second one; reads from the pool are reported to
+# catalogd as accesses.
 . "$(dirname "$0")/lib.sh"
 
 CHUNK=262144
@@ -231,6 +233,27 @@ stop_catalogd
 start_catalogd $CATOPTS
 seen1=$(api "/v1/objects/$first/info" | jq -r .last_access)
 [ "$seen1" -gt "$seen0" ] || fail "the pool read was not recorded (last access $seen0, then $seen1)"
+
+# ---- recall_on_read, pool on this host: read from the pool, no second copy ----------
+# catalogd writes a read cold object back to the pool; cairnfs, which reads
+# that pool, waits for it there instead of downloading the same bytes into
+# its cache.
+release_all
+mount_cairnfs "$T/mnt5" --cache-dir "$T/cache5" --timeout $TIMEOUT
+drop_caches
+before=$(requests "GET /v1/objects/[0-9a-f]* ")
+recalls=$(requests "POST /v1/objects/[0-9a-f]*/recall")
+cmp "$T/mnt5/cold/1/big.bin" "$T/src/big.bin" || fail "big.bin recalled into the pool differs"
+for id in "${BIG[@]}"; do
+	! cached "$T/cache5" "$id" || fail "$id was copied into the cache as well as the pool"
+	assert_eq "state of $id after its read" dual "$(api "/v1/objects/$id/info" | jq -r .state)"
+done
+assert_eq "whole downloads when the pool gets the objects" "$before" \
+	"$(requests "GET /v1/objects/[0-9a-f]* ")"
+[ "$(requests "POST /v1/objects/[0-9a-f]*/recall")" -gt "$recalls" ] ||
+	fail "cairnfs did not ask catalogd to recall into the pool"
+verify_pool
+umount_cairnfs "$T/mnt5"
 
 stop_catalogd
 log "pass"
