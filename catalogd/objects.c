@@ -502,14 +502,15 @@ void objects_info(struct catalog *c, struct http_req *r, const char *id)
 
 /* ---- POST /v1/objects/info, POST /v1/objects/accessed ---- */
 
-/* The body's "ids": an array of at most INFO_MAX_IDS object ids. */
-static int body_ids(const json_t *body, size_t *n)
+/* The body's "ids" (info, accessed, missing): an array of at most max
+ * object ids. */
+static int body_ids(const json_t *body, size_t max, size_t *n)
 {
 	json_t *ids = json_object_get(body, "ids");
 
-	if (!json_is_array(ids) || json_array_size(ids) > INFO_MAX_IDS)
+	if (!json_is_array(ids) || json_array_size(ids) > max)
 		return cairn_error_set(CAIRN_EINVAL, "the body must be {\"ids\": [...]} "
-		                       "with at most %d ids", INFO_MAX_IDS);
+		                       "with at most %zu ids", max);
 	*n = json_array_size(ids);
 	return 0;
 }
@@ -531,7 +532,7 @@ static void info_body(void *ctx, struct http_req *r, json_t *body)
 	size_t n = 0;
 	int rc;
 
-	rc = body_ids(body, &n);
+	rc = body_ids(body, INFO_MAX_IDS, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct kv_object o;
 		cairn_oid oid;
@@ -578,7 +579,7 @@ static void accessed_body(void *ctx, struct http_req *r, json_t *body)
 	size_t n = 0;
 	int rc;
 
-	rc = body_ids(body, &n);
+	rc = body_ids(body, INFO_MAX_IDS, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		cairn_oid oid;
 		rc = body_id(body, i, &oid);
@@ -603,26 +604,18 @@ static void missing_body(void *ctx, struct http_req *r, json_t *body)
 {
 	struct catalog *c = ctx;
 	char hex[CAIRN_OID_HEXLEN + 1];
-	json_t *ids = json_object_get(body, "ids"), *missing, *x;
-	size_t i;
-	int rc = 0;
+	json_t *missing = json_array();
+	size_t n = 0;
+	int rc;
 
-	if (!json_is_array(ids) || json_array_size(ids) > MISSING_MAX_IDS) {
-		cairn_error_set(CAIRN_EINVAL, "the body must be {\"ids\": [...]} with at "
-		                "most %d ids", MISSING_MAX_IDS);
-		http_respond_current_error(r, CAIRN_EINVAL);
-		return;
-	}
-	missing = json_array();
-	json_array_foreach(ids, i, x) {
+	rc = body_ids(body, MISSING_MAX_IDS, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct db_val v;
 		cairn_oid oid;
-		const char *s = json_string_value(x);
 
-		if (s == NULL || cairn_oid_parse(&oid, s) != 0) {
-			rc = cairn_error_set(CAIRN_EINVAL, "ids[%zu] is not an object id", i);
+		rc = body_id(body, i, &oid);
+		if (rc != 0)
 			break;
-		}
 		rc = db_get(c->db, CF_OBJECTS, oid.b, CAIRN_OID_LEN, &v);
 		if (rc == 0) {
 			db_val_free(&v);

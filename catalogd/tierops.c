@@ -93,35 +93,39 @@ static int counts_load(struct catalog *c)
 
 /* ---- schema 1 → 2 ---- */
 
-/* objrefs from vobjs, counts from objects, then the stamp: re-running it
- * after a crash midway redoes the same puts. */
-static int upgrade_v1(struct catalog *c)
+/* Puts (del: deletes) the objrefs key of each vobjs key of version vid (0:
+ * of every version) through b, which is committed unsynced every
+ * UPGRADE_BATCH_KEYS keys, so that a large version never makes one huge
+ * batch; what is left stays in b for the caller. *n counts the keys. */
+static int objrefs_of_vobjs(struct catalog *c, struct db_batch *b, uint64_t vid, bool del,
+                            uint64_t *n)
 {
 	struct db_iter *it = NULL;
-	struct db_batch *b = NULL;
-	struct obj_counts n;
-	uint64_t refs = 0;
-	uint8_t fmt = KV_FMT_V1;
+	uint8_t lo[8], hi[8];
 	int rc;
 
-	log_info(MOD, "migrating the catalog from schema 1 to 2: indexing which "
-	         "versions hold each object");
-	memset(&n, 0, sizeof(n));
-	rc = db_batch_new(&b, c->db);
+	*n = 0;
+	kv_put64(lo, vid);
+	kv_put64(hi, vid + 1);
+	rc = vid ? db_iter_new(&it, c->db, CF_VOBJS, lo, 8, hi, 8)
+	         : db_iter_new(&it, c->db, CF_VOBJS, NULL, 0, NULL, 0);
 	if (rc != 0)
 		return rc;
-	rc = db_iter_new(&it, c->db, CF_VOBJS, NULL, 0, NULL, 0);
-	if (rc != 0)
-		goto out;
 	for (db_iter_seek_first(it); db_iter_valid(it); db_iter_next(it)) {
+		static const uint8_t fmt = KV_FMT_V1;
 		size_t klen;
 		const uint8_t *k = (const uint8_t *)db_iter_key(it, &klen);
 		uint8_t rk[24];
+		size_t rlen;
 
 		if (klen != 24)
 			continue;
-		db_batch_put(b, CF_OBJREFS, rk, kv_objref_key(rk, k + 8, kv_get64(k)), &fmt, 1);
-		refs++;
+		rlen = kv_objref_key(rk, k + 8, kv_get64(k));
+		if (del)
+			db_batch_del(b, CF_OBJREFS, rk, rlen);
+		else
+			db_batch_put(b, CF_OBJREFS, rk, rlen, &fmt, 1);
+		(*n)++;
 		if (db_batch_count(b) >= UPGRADE_BATCH_KEYS) {
 			rc = db_batch_commit(b, false);
 			if (rc != 0)
@@ -130,10 +134,30 @@ static int upgrade_v1(struct catalog *c)
 		}
 	}
 	rc = db_iter_status(it);
+out:
+	db_iter_free(it);
+	return rc;
+}
+
+/* objrefs from vobjs, counts from objects, then the stamp: re-running it
+ * after a crash midway redoes the same puts. */
+static int upgrade_v1(struct catalog *c)
+{
+	struct db_iter *it = NULL;
+	struct db_batch *b = NULL;
+	struct obj_counts n;
+	uint64_t refs = 0;
+	int rc;
+
+	log_info(MOD, "migrating the catalog from schema 1 to 2: indexing which "
+	         "versions hold each object");
+	memset(&n, 0, sizeof(n));
+	rc = db_batch_new(&b, c->db);
+	if (rc != 0)
+		return rc;
+	rc = objrefs_of_vobjs(c, b, 0, false, &refs);
 	if (rc != 0)
 		goto out;
-	db_iter_free(it);
-	it = NULL;
 	rc = db_iter_new(&it, c->db, CF_OBJECTS, NULL, 0, NULL, 0);
 	if (rc != 0)
 		goto out;
@@ -207,39 +231,16 @@ int tierops_open(struct catalog *c)
 
 int tierops_unref_version(struct catalog *c, uint64_t vid)
 {
-	struct db_iter *it = NULL;
 	struct db_batch *b = NULL;
-	uint8_t lo[8], hi[8];
+	uint64_t n;
 	int rc;
 
 	rc = db_batch_new(&b, c->db);
 	if (rc != 0)
 		return rc;
-	kv_put64(lo, vid);
-	kv_put64(hi, vid + 1);
-	rc = db_iter_new(&it, c->db, CF_VOBJS, lo, 8, hi, 8);
-	if (rc != 0)
-		goto out;
-	for (db_iter_seek_first(it); db_iter_valid(it); db_iter_next(it)) {
-		size_t klen;
-		const uint8_t *k = (const uint8_t *)db_iter_key(it, &klen);
-		uint8_t rk[24];
-
-		if (klen != 24)
-			continue;
-		db_batch_del(b, CF_OBJREFS, rk, kv_objref_key(rk, k + 8, vid));
-		if (db_batch_count(b) >= UPGRADE_BATCH_KEYS) {
-			rc = db_batch_commit(b, false);
-			if (rc != 0)
-				goto out;
-			db_batch_clear(b);
-		}
-	}
-	rc = db_iter_status(it);
+	rc = objrefs_of_vobjs(c, b, vid, true, &n);
 	if (rc == 0 && db_batch_count(b) > 0)
 		rc = db_batch_commit(b, false);
-out:
-	db_iter_free(it);
 	db_batch_free(b);
 	return rc;
 }

@@ -95,8 +95,21 @@ int cfs_remote_client(cairn_client **out)
 			return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		}
 	}
+	cairn_client_set_timeout(c, req_timeout);
 	*out = c;
 	return 0;
+}
+
+/* GET path, the body streamed to sink, under the request timeout. */
+static int download(const char *path, cairn_client_sink sink, void *ctx)
+{
+	cairn_client *c;
+	int rc;
+
+	rc = cfs_remote_client(&c);
+	if (rc)
+		return rc;
+	return cairn_client_download(c, path, sink, ctx);
 }
 
 static int get_json(const char *path, json_t **out)
@@ -107,7 +120,6 @@ static int get_json(const char *path, json_t **out)
 	rc = cfs_remote_client(&c);
 	if (rc)
 		return rc;
-	cairn_client_set_timeout(c, req_timeout);
 	rc = cairn_client_json(c, "GET", path, NULL, out);
 	if (rc == 0 && !*out)
 		rc = cairn_error_set(CAIRN_ECORRUPT, "empty answer from catalogd to GET %s", path);
@@ -160,7 +172,6 @@ static int post_ids(const char *path, const cairn_oid *ids, size_t n, json_t **o
 			goto out;
 		}
 	}
-	cairn_client_set_timeout(c, req_timeout);
 	rc = cairn_client_json(c, "POST", path, body, out);
 	if (rc)
 		log_debug(MOD, "POST %s (%zu ids): %s", path, n, cairn_error_msg());
@@ -426,7 +437,6 @@ int cfs_remote_children(uint32_t vid, uint32_t dir, const char *after, unsigned 
 {
 	char *path = NULL, *esc = NULL, name[CAIRN_NAME_MAX + 1];
 	struct page pg = { 0 };
-	cairn_client *c;
 	size_t off, len;
 	int rc;
 
@@ -442,11 +452,7 @@ int cfs_remote_children(uint32_t vid, uint32_t dir, const char *after, unsigned 
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = cfs_remote_client(&c);
-	if (rc)
-		goto out;
-	cairn_client_set_timeout(c, req_timeout);
-	rc = cairn_client_download(c, path, page_sink, &pg);
+	rc = download(path, page_sink, &pg);
 	if (rc) {
 		log_debug(MOD, "GET %s: %s", path, cairn_error_msg());
 		goto out;
@@ -800,19 +806,6 @@ out:
 	return rc;
 }
 
-/* GET path, the body streamed to sink, under the request timeout. */
-static int download(const char *path, cairn_client_sink sink, void *ctx)
-{
-	cairn_client *c;
-	int rc;
-
-	rc = cfs_remote_client(&c);
-	if (rc)
-		return rc;
-	cairn_client_set_timeout(c, req_timeout);
-	return cairn_client_download(c, path, sink, ctx);
-}
-
 int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx)
 {
 	char hex[CAIRN_OID_HEXLEN + 1], path[96];
@@ -831,7 +824,6 @@ int cfs_remote_object_recall(const cairn_oid *oid)
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "/v1/objects/%s/recall", cairn_oid_fmt(hex, oid));
-	cairn_client_set_timeout(c, req_timeout);
 	return cairn_client_json(c, "POST", path, NULL, NULL);
 }
 

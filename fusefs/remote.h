@@ -37,7 +37,8 @@ long cfs_remote_timeout(void);
 void cfs_remote_shutdown(void);
 /* Frees the calling thread's client, e.g. before fork(). */
 void cfs_remote_release(void);
-/* The calling thread's client (created on first use). */
+/* The calling thread's client (created on first use), set to the request
+ * timeout (cfs_remote_set_timeout). */
 int cfs_remote_client(cairn_client **out);
 
 struct cfs_status {

@@ -997,11 +997,9 @@ static int apply_overrides(struct cairn_config *eff, const struct cairn_config *
 		if (rc != 0)
 			return rc;
 	}
-	if (eff->low_watermark > eff->high_watermark)
-		return cairn_error_set(CAIRN_EINVAL, "low_watermark (%g%%) is above "
-		                       "high_watermark (%g%%)", eff->low_watermark,
-		                       eff->high_watermark);
-	return 0;
+	/* What one key cannot check alone (low_watermark above high), as
+	 * for the file. */
+	return cairn_config_finish(eff);
 }
 
 static json_t *rules_json(const struct tier_rule *rules, size_t n)

@@ -85,6 +85,8 @@ grep -q "no_such_key" "$T/err" || fail "the error does not name the key: $(cat "
 expect_fail "bad value" cairn tier policy set high_watermark=banana
 grep -q "high_watermark" "$T/err" || fail "the error does not name the key: $(cat "$T/err")"
 expect_fail "a good key with a refused one" cairn tier policy set min_size=1M high_watermark=banana
+expect_fail "low_watermark above high_watermark" cairn tier policy set low_watermark=90% high_watermark=80%
+grep -q "low_watermark" "$T/err" || fail "the error does not name the key: $(cat "$T/err")"
 assert_eq "policy after refused changes" "$before" "$(policy_json)"
 
 # ---- the policy outlives a restart and overrides the config file ----------

@@ -23,19 +23,7 @@ OPTS="-o pool.path=$POOL -o pool.chunk_size=256K"
 pool_fs_on_exit() {
 	local rc=$?
 	set +e
-	for m in "${CAIRN_MOUNTS[@]}"; do
-		mountpoint -q "$m" && fusermount3 -u "$m" 2>/dev/null
-		mountpoint -q "$m" && fusermount3 -uz "$m" 2>/dev/null
-	done
-	for p in "${CAIRN_PIDS[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	CAIRN_MOUNTS=()
-	CAIRN_PIDS=()
-	if [ -n "$CATALOGD_PID" ]; then
-		kill "$CATALOGD_PID" 2>/dev/null && wait "$CATALOGD_PID" 2>/dev/null
-		CATALOGD_PID=
-	fi
+	stop_all
 	if mountpoint -q "$PFS"; then
 		umount "$PFS" 2>/dev/null || umount -l "$PFS"
 	fi

@@ -24,9 +24,10 @@ declare -a CAIRN_PIDS=()
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
 fail() { printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
 
-cleanup() {
-	local rc=$?
-	set +e
+# stop_all — unmounts every cairnfs mount, stops the cairnfs processes and
+# catalogd by PID, and forgets them (so a second call does nothing).
+stop_all() {
+	local m p
 	for m in "${CAIRN_MOUNTS[@]}"; do
 		mountpoint -q "$m" && fusermount3 -u "$m" 2>/dev/null
 		mountpoint -q "$m" && fusermount3 -uz "$m" 2>/dev/null
@@ -34,9 +35,19 @@ cleanup() {
 	for p in "${CAIRN_PIDS[@]}"; do
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
+	CAIRN_MOUNTS=()
+	CAIRN_PIDS=()
 	if [ -n "$CATALOGD_PID" ]; then
 		kill "$CATALOGD_PID" 2>/dev/null && wait "$CATALOGD_PID" 2>/dev/null
+		CATALOGD_PID=
 	fi
+	return 0
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	stop_all
 	if [ $rc -ne 0 ] && [ -f "$T/catalogd.log" ]; then
 		echo "--- catalogd.log (last 30 lines) ---" >&2
 		tail -n 30 "$T/catalogd.log" >&2
