@@ -300,6 +300,18 @@ def raw(x):
     return "%.4g" % x
 
 
+def parse_infos(rest):
+    """The values of report's "--info K=V" arguments (step2tool.py's too)."""
+    infos = []
+    while rest:
+        if rest[0] == "--info" and len(rest) > 1:
+            infos.append(rest[1])
+            rest = rest[2:]
+        else:
+            sys.exit("report: unexpected %r" % rest[0])
+    return infos
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -315,15 +327,7 @@ def main():
     elif cmd == "fio-iops":
         fio_iops(args[0])
     elif cmd == "report":
-        infos = []
-        rest = args[2:]
-        while rest:
-            if rest[0] == "--info" and len(rest) > 1:
-                infos.append(rest[1])
-                rest = rest[2:]
-            else:
-                sys.exit("report: unexpected %r" % rest[0])
-        report(args[0], args[1], infos)
+        report(args[0], args[1], parse_infos(args[2:]))
     else:
         sys.exit("unknown command %r\n%s" % (cmd, __doc__))
 

@@ -39,7 +39,7 @@ import urllib.parse
 from email.utils import formatdate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import benchtool  # noqa: E402  (load, fmt, raw)
+import benchtool  # noqa: E402  (load, fmt, raw, parse_infos)
 
 MiB = 1 << 20
 
@@ -304,14 +304,7 @@ def main():
     elif cmd == "wait-tier" and len(a) == 4:
         wait_tier(a[0], a[1], int(a[2]), float(a[3]))
     elif cmd == "report" and len(a) >= 2:
-        infos, rest = [], a[2:]
-        while rest:
-            if rest[0] == "--info" and len(rest) > 1:
-                infos.append(rest[1])
-                rest = rest[2:]
-            else:
-                sys.exit("report: unexpected %r" % rest[0])
-        report(a[0], a[1], infos)
+        report(a[0], a[1], benchtool.parse_infos(a[2:]))
     else:
         sys.exit(__doc__)
 
