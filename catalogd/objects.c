@@ -16,7 +16,7 @@
  * it, with one chunk_size buffer per response. An object whose pool copy
  * is gone (COLD, or released under the reader) or damaged, and that has a
  * verified S3 copy, is fetched through the tiering engine instead
- * (tier_engine_fetch: one GET however many readers, digest checked); a
+ * (tier_engine_fetch_view: one GET however many readers, digest checked); a
  * damaged pool copy is logged and never served. Every object served is
  * noted for its access time (coalesced by the engine), and a file read
  * from S3 has its next objects recalled ahead of the reader.
@@ -56,7 +56,9 @@ struct objread {
 	uint64_t start, end;            /* the byte range of src to send */
 	uint64_t cur;                   /* index of the object in buf */
 	bool loaded;
-	uint8_t *buf;
+	uint8_t *buf;                   /* a pool copy is read into this */
+	struct tier_view *view;         /* an S3 copy is read from the flight */
+	const uint8_t *data;            /* object cur: buf or the view's bytes */
 	size_t buf_len;
 	uint32_t group;                 /* ids cached from the chunks CF */
 	bool group_ok;
@@ -68,6 +70,7 @@ static void objread_free(void *ctx)
 {
 	struct objread *o = ctx;
 
+	tier_view_release(o->view);
 	free(o->buf);
 	free(o);
 }
@@ -142,7 +145,7 @@ static int objread_cold(struct objread *o, const cairn_oid *oid, uint64_t expect
 		if (rec.state == CAIRN_TIER_DUAL)
 			tier_engine_repair(o->c->tier, oid);
 	}
-	return tier_engine_fetch(o->c->tier, oid, expect, o->buf);
+	return tier_engine_fetch_view(o->c->tier, oid, expect, &o->view);
 }
 
 /* A sequential reader of a file whose object k came from S3 will want the
@@ -170,6 +173,8 @@ static int objread_load(struct objread *o, uint64_t k)
 	int rc;
 
 	o->loaded = false;
+	tier_view_release(o->view);
+	o->view = NULL;
 	rc = objread_oid(o, k, &oid);
 	if (rc != 0)
 		return rc;
@@ -198,6 +203,7 @@ static int objread_load(struct objread *o, uint64_t k)
 	if (o->c->tier != NULL)
 		tier_engine_accessed(o->c->tier, &oid, util_now());
 	o->cur = k;
+	o->data = o->view != NULL ? tier_view_bytes(o->view) : o->buf;
 	o->buf_len = nread;
 	o->loaded = true;
 	return 0;
@@ -224,7 +230,7 @@ static ssize_t objread_read(void *ctx, uint64_t pos, char *buf, size_t max)
 		n = max;
 	if (n > o->end - off)
 		n = (size_t)(o->end - off);
-	memcpy(buf, o->buf + in, n);
+	memcpy(buf, o->data + in, n);
 	return (ssize_t)n;
 }
 
@@ -267,7 +273,7 @@ void objects_serve(struct catalog *c, struct http_req *r, const struct objsrc *s
 		if (o->end <= o->cur * o->src.chunk_size + o->buf_len) {
 			size_t in = (size_t)(o->start - o->cur * o->src.chunk_size);
 
-			http_respond_view(r, 200, "application/octet-stream", o->buf + in,
+			http_respond_view(r, 200, "application/octet-stream", o->data + in,
 			                  (size_t)(o->end - o->start), objread_free, o);
 			return;
 		}

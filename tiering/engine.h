@@ -6,7 +6,7 @@
  * `concurrency` workers that perform them (migrate, release, recall) under
  * a bandwidth limit; and an error-rate breaker that suspends background
  * moves when too many fail. Reads of objects that are only in S3 come in
- * through tier_engine_fetch(): one S3 GET per object however many readers
+ * through tier_engine_fetch_view(): one S3 GET per object however many readers
  * ask at once, checked against the object's digest before anyone gets a
  * byte.
  *
@@ -193,7 +193,7 @@ int tier_engine_job_json(struct tier_engine *e, uint64_t job, unsigned wait_ms,
 /* ---- reads ---- */
 
 /* Brings a COLD object back to the pool (one S3 GET however many ask, as
- * for tier_engine_fetch) and returns once the pool copy is durable and the
+ * for tier_engine_fetch_view) and returns once the pool copy is durable and the
  * object DUAL: for a reader on this host that reads the pool itself.
  * CAIRN_EPERM when it will not be in the pool: recall_on_read is off,
  * there is no cold tier, or the pool write failed (full); the reader
@@ -201,18 +201,23 @@ int tier_engine_job_json(struct tier_engine *e, uint64_t job, unsigned wait_ms,
  * pool already; other errors are the S3 read's. */
 int tier_engine_recall_wait(struct tier_engine *e, const cairn_oid *oid);
 
-/* Fills buf (size bytes, the object's recorded size) with the object's
- * bytes from S3, verified against oid: CAIRN_ECORRUPT if S3 holds
- * something else (never returned to the caller), CAIRN_ERETRY if S3 is
- * unreachable past its timeout, CAIRN_EIO without a cold tier. Concurrent
- * callers for one object share one GET. With recall_on_read, a COLD
- * object is then written back to the pool (DUAL) in the background. */
-int tier_engine_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
-                      void *buf);
+/* The object's bytes (size of them, its recorded size) from S3, verified
+ * against oid, as a read-only view of the fetched buffer: no copy, however
+ * many readers share it. CAIRN_ECORRUPT if S3 holds something else (never
+ * returned to the caller), CAIRN_ERETRY if S3 is unreachable past its
+ * timeout, CAIRN_EIO without a cold tier. Concurrent callers for one object
+ * share one GET. With recall_on_read, a COLD object is then written back to
+ * the pool (DUAL) in the background. Release the view with
+ * tier_view_release. */
+struct tier_view;
+int tier_engine_fetch_view(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                           struct tier_view **out);
+const void *tier_view_bytes(const struct tier_view *v);
+void tier_view_release(struct tier_view *v);
 /* Fills buf with bytes [off, off + len) of the object's S3 copy, checked
  * block by block: off is a multiple of 2^log2, len whole blocks (the last
  * one may be short, at the object's end) and digests[i] the digest of
- * block i of the range (cairn_block_digests). Errors as tier_engine_fetch;
+ * block i of the range (cairn_block_digests). Errors as tier_engine_fetch_view;
  * a range GET each time (no single flight), nothing written to the pool. */
 int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64_t off,
                              void *buf, size_t len, unsigned log2,

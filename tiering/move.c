@@ -483,34 +483,66 @@ static int flight_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t si
 	return 0;
 }
 
-int tier_engine_fetch(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
-                      void *buf)
+struct tier_view {
+	struct tier_engine *e;
+	struct flight *f;
+};
+
+int tier_engine_fetch_view(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                           struct tier_view **out)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
 	struct tier_policy pol;
+	struct tier_view *v;
 	struct flight *f;
 	bool pool_it, leader;
 	int rc;
 
+	*out = NULL;
 	if (e->s3 == NULL)
 		return cairn_error_set(CAIRN_EIO, "object %s is in the cold tier, but no "
 		                       "[s3] endpoint is configured", cairn_oid_fmt(hex, oid));
+	v = malloc(sizeof(*v));
+	if (v == NULL)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	tier_snapshot(e, &pol, NULL, NULL);
 	pool_it = pol.recall_on_read;
 	rc = flight_fetch(e, oid, size, false, pool_it, &f, &leader);
-	if (rc != 0)
+	if (rc != 0) {
+		free(v);
 		return rc;
-	memcpy(buf, f->buf, (size_t)size);
+	}
+	/* The view keeps a reference of its own: the flight's buffer is only
+	 * read from now on, by the pooler and by any number of views. */
+	pthread_mutex_lock(&e->mu);
+	f->refs++;
+	pthread_mutex_unlock(&e->mu);
+	v->e = e;
+	v->f = f;
+	*out = v;
 	/* Hand the bytes to the pooler: the reader does not wait for the
 	 * pool's syncs. The flight stays in the table until then, so readers
 	 * arriving meanwhile share these bytes. If the pooler is busy, a
 	 * later read tries again. */
 	if (pool_it && leader && pool_submit(e, f, NULL, false, false))
-		return 0;       /* the pooler owns our reference now */
+		return 0;       /* the pooler owns our first reference now */
 	if (leader)
 		tier_flight_unlink(e, f);
 	tier_flight_put(e, f);
 	return 0;
+}
+
+const void *tier_view_bytes(const struct tier_view *v)
+{
+	return v->f->buf;
+}
+
+void tier_view_release(struct tier_view *v)
+{
+	if (v == NULL)
+		return;
+	tier_flight_put(v->e, v->f);
+	free(v);
 }
 
 int tier_engine_recall_wait(struct tier_engine *e, const cairn_oid *oid)
