@@ -300,6 +300,16 @@ void tier_decide(struct tier_decision *d, const struct tier_policy *p,
 			why_rule(d, pl, "bring back to the pool");
 			return;
 		}
+		/* A pin keeps a version on the pool: one that is in S3 only
+		 * (pinned after its release, or a pool repair cut short) comes
+		 * back. */
+		if (pl != NULL && pl->pinned) {
+			d->action = TIER_RECALL;
+			d->forced = true;
+			snprintf(d->why, sizeof(d->why), "pinned by %s: brought back to the "
+			         "pool", pl->pinned_by);
+			return;
+		}
 		snprintf(d->why, sizeof(d->why), "in S3 only: recalled when read or by "
 		         "`cairn tier recall`");
 		return;

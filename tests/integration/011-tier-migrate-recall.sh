@@ -6,7 +6,8 @@
 # an archive_now rule migrates and releases a third dataset at once; a FRESH
 # cairnfs mount (empty cache) reads everything back byte-identical, which
 # recalls the COLD objects (recall_on_read) so that they end DUAL with
-# verified pool copies; `cairn tier recall` warms a whole version; explain,
+# verified pool copies; `cairn tier recall` warms a whole version; a version
+# pinned while in S3 only is brought back by the next run; explain,
 # dry-run and status say what happened and why; fsck finds nothing wrong.
 # With S3 stopped, moves fail until tiering suspends itself (and says why)
 # while pool reads go on; it resumes when S3 answers again. Without an
@@ -201,6 +202,20 @@ cairn tier policy set scan_interval=1h >/dev/null
 cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
 cairn tier run >/dev/null
 wait_until "everything cold again" 60 all_in cold "$(api /v1/status | jq -r .objects.count)"
+
+# ---- a pin keeps a version on the pool: pinned while in S3 only, it comes
+# back with the next run, whatever the watermarks; the rest stays cold ----
+cairn tier pin lab/archive@1 >/dev/null
+ex=$(cairn tier explain lab/archive@1 archive.bin --json | jq -r '.objects[0] | .state + " " + .decision + " " + .why')
+case "$ex" in "cold recall pinned by lab/archive@1: brought back to the pool") ;;
+	*) fail "explain pinned cold: '$ex'";; esac
+cairn tier run >/dev/null
+arch_dual() { [ "$(cairn show lab/archive@1 --json | jq -r '.tiers.dual.objects // 0')" = "$arch" ]; }
+wait_until "pinned version back in the pool" 60 arch_dual
+wait_until "no moves in flight" 30 no_moves
+assert_eq "objects still cold" "$(( $(api /v1/status | jq -r .objects.count) - arch ))" "$(state_count cold)"
+verify_pool
+cairn tier unpin lab/archive@1 >/dev/null
 stop_catalogd
 start_catalogd -o pool.chunk_size=256K
 st=$(api /v1/tier/status)

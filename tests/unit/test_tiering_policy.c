@@ -321,6 +321,12 @@ static void test_rules_decide(void **state)
 	tier_decide(&d, &p, &f, &pl, &full, NOW);
 	assert_int_equal(d.action, TIER_KEEP);
 	assert_non_null(strstr(d.why, "pinned by old@3"));
+	/* pinned and in S3 only: recalled, whatever the pool */
+	f.state = CAIRN_TIER_COLD;
+	tier_decide(&d, &p, &f, &pl, &full, NOW);
+	assert_int_equal(d.action, TIER_RECALL);
+	assert_true(d.forced);
+	assert_non_null(strstr(d.why, "pinned by old@3"));
 
 	/* always_hot: never migrated, never released, recalled when cold */
 	tier_placement_init(&pl);
