@@ -38,6 +38,8 @@
 #           dd bs=1M; warm = dd again on the same mount. s3fs-fuse and rclone
 #           mount read the same bytes, uploaded once under a plain key, with
 #           a fresh mount (and an empty cache dir) per run.
+#           Also cairnfs with recall_on_read=yes (the default): each object
+#           is recalled into the pool and read there (then released again).
 #  ttfb     a fresh mount, empty cache, page cache dropped: open + read of
 #           the first 4 KiB of the cold file.
 #  rand     the same cold file (recall_on_read=no), random 4 KiB reads with
@@ -109,6 +111,7 @@ write_report() {
 		--info "method_mig=fresh catalog per run and verify level; time from \`cairn tier run\` (min_idle=0) until every object is DUAL; baseline cairn-s3probe bench put (lib/s3, 4 in flight, same count and size)"
 		--info "method_recall=every object COLD, page cache dropped, \`cairn tier recall\` (waits for the job); baseline cairn-s3probe bench get (4 in flight, digest checked), page cache dropped"
 		--info "method_read=dd bs=1M; cold = fresh mount, empty cache dir, page cache dropped, objects COLD with recall_on_read=no; warm = dd again on the same mount"
+		--info "method_readpool=the same cold read with recall_on_read=yes (the default): cairnfs on catalogd's host has each object recalled into the pool (one S3 GET, written with O_DIRECT, synced) and reads the pool copy; released again after each run"
 		--info "method_ttfb=open + read(4096) of that file, cold as above (includes the path lookup)"
 		--info "method_rand=fio randread bs=4k psync, 1 job, --norandommap --randrepeat=0 --invalidate=0, on that file; cold = fresh mount, empty cache dir, page cache dropped, the first ${COLD_IOS} reads; warm = same mount after one dd bs=1M of the whole file, time based ${FIO_SECS}s; IOPS and mean completion latency"
 		--info "fio=$(fio --version 2>/dev/null || echo 'not installed')"
@@ -362,6 +365,25 @@ still_cold() {
 		die "bench/seq@1 is no longer all cold (recall_on_read=no)"
 }
 
+# pool_side — the default, recall_on_read=yes: cairnfs on catalogd's host
+# has each object recalled into the pool and reads the pool copy. Every
+# object ends DUAL; they are all released again afterwards.
+pool_side() {
+	local f=$W/mnt-cairnfs/bench/seq/1/seq.bin
+	log "cold reads run $r/$RUNS ($SEQ_LABEL): cairnfs, recall_on_read=yes"
+	"$CAIRN" tier policy set recall_on_read=yes >/dev/null
+	mount_cairnfs
+	drop_caches
+	timed "seq.cairnpool.cold.s" dd if="$f" of=/dev/null bs=1M status=none
+	cmp "$f" "$SRC_SEQ/seq.bin" || die "$f differs from its source"
+	unmount_fuse
+	"$CAIRN" tier policy set recall_on_read=no >/dev/null
+	[ "$("$CAIRN" show bench/seq@1 --json | jq -r '.tiers.dual.objects // 0')" = "$SEQ_OBJS" ] ||
+		die "a read with recall_on_read=yes left objects of bench/seq@1 out of the pool"
+	release_all "$(total_objects)"
+	still_cold
+}
+
 # --- 2. cold sequential reads and time to first byte ----------------------
 if want read; then
 	# The raw GET reads objects cairn-s3probe put; without the migrate step
@@ -376,6 +398,7 @@ if want read; then
 		drop_caches
 		out=$("$PROBE" bench get "$SEQ_OBJS" "$OBJ" 4) || die "cairn-s3probe bench get failed"
 		rec raw.getseq.s "$(awk '{ print $5 }' <<<"$out")"
+		pool_side
 		peer_sides read_side "cold reads run $r/$RUNS"
 	done
 fi

@@ -234,6 +234,8 @@ def report(samples_path, out_path, info_args):
     sl = info.get("seq", "file")
     rate("cold sequential read of a %s file (dd bs=1M)" % sl, seq, "seq.cairn.cold.s",
          "raw.getseq.s", "raw GET, 4 in flight", "≥ 0.9×")
+    rate("same, recall_on_read=yes (the default): read from the pool copy", seq,
+         "seq.cairnpool.cold.s", "raw.getseq.s", "raw GET, 4 in flight", "≥ 0.9×")
     peers = (("s3fs", "s3fs-fuse"), ("rclone", "rclone mount"),
              ("rclonefull", "rclone --vfs-cache-mode full"))
     for p, name in peers:
@@ -265,7 +267,7 @@ def report(samples_path, out_path, info_args):
 
     lines = ["# cairn step-2 benchmark (tiering)", ""]
     for k in ("date", "host", "kernel", "work_dir", "source", "build", "runs", "s3",
-              "tiering", "mig", "seq", "tree", "method_mig", "method_recall", "method_read",
+              "tiering", "mig", "seq", "tree", "method_mig", "method_recall", "method_read", "method_readpool",
               "method_ttfb", "method_rand", "method_walk", "fio", "peers", "notes"):
         if k in info:
             lines.append("- %s: %s" % (k.replace("_", " "), info[k]))
