@@ -244,6 +244,7 @@ static inline size_t kv_staging_key(uint8_t *k, uint64_t vid)
 
 #define KV_TIER_POLICY  "tier/policy"
 #define KV_TIER_COUNTS  "tier/counts"
+#define KV_TIER_SCRUB   "tier/scrub"    /* kv_put64: start of the last scrub of all */
 #define KV_TIER_FLIGHT  "tier/flight/"
 #define KV_TIER_FLIGHT_LEN 12
 #define KV_TIER_FLIGHT_KEYLEN (KV_TIER_FLIGHT_LEN + 16)

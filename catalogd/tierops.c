@@ -759,6 +759,45 @@ out:
 	return rc;
 }
 
+static int ops_scrub_load(void *ctx, int64_t *started)
+{
+	struct catalog *c = ctx;
+	struct db_val v;
+	int rc;
+
+	*started = 0;
+	rc = db_get(c->db, CF_META, KV_TIER_SCRUB, strlen(KV_TIER_SCRUB), &v);
+	if (rc == CAIRN_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (v.len != 8) {
+		db_val_free(&v);
+		return cairn_error_set(CAIRN_ECORRUPT, "the recorded time of the last scrub "
+		                       "is unreadable");
+	}
+	*started = (int64_t)kv_get64((const uint8_t *)v.data);
+	db_val_free(&v);
+	return 0;
+}
+
+static int ops_scrub_store(void *ctx, int64_t started)
+{
+	struct catalog *c = ctx;
+	struct db_batch *b = NULL;
+	uint8_t val[8];
+	int rc;
+
+	kv_put64(val, (uint64_t)started);
+	rc = db_batch_new(&b, c->db);
+	if (rc != 0)
+		return rc;
+	db_batch_put(b, CF_META, KV_TIER_SCRUB, strlen(KV_TIER_SCRUB), val, sizeof(val));
+	rc = db_batch_commit(b, true);
+	db_batch_free(b);
+	return rc;
+}
+
 const struct tier_catalog_ops tierops = {
 	.scan = ops_scan,
 	.get = ops_get,
@@ -772,6 +811,8 @@ const struct tier_catalog_ops tierops = {
 	.counts = ops_counts,
 	.policy_load = ops_policy_load,
 	.policy_store = ops_policy_store,
+	.scrub_load = ops_scrub_load,
+	.scrub_store = ops_scrub_store,
 };
 
 /* ---- pins ---- */

@@ -88,7 +88,8 @@ static const char policy_help[] =
 	"  recall_on_read  bring a read cold object back to the pool (yes/no)\n"
 	"  verify          checksum | readback\n"
 	"  scan_interval   time between scans\n"
-	"  max_error_rate  failure rate above which the engine suspends itself\n";
+	"  max_error_rate  failure rate above which the engine suspends itself\n"
+	"  scrub_interval  time between scrubs of the whole catalog (0 = never)\n";
 
 static const char rule_help[] =
 	"usage: cairn tier rule add dataset:NAME|tag:TAG always-hot|archive-now [--json]\n"
@@ -345,11 +346,21 @@ static void status_print(const json_t *st)
 	{
 		json_t *sc = json_object_get(st, "scrub");
 
+		int64_t last = cli_jint(sc, "last_all"), next = cli_jint(sc, "next");
+
 		if (cli_jint(sc, "checked") + cli_jint(sc, "damaged") > 0)
 			printf("%-13schecked %lld objects, repaired %lld, %lld with no good copy%s\n",
 			       "scrub:", (long long)cli_jint(sc, "checked"),
 			       (long long)cli_jint(sc, "repaired"), (long long)cli_jint(sc, "damaged"),
 			       cli_jint(sc, "damaged") > 0 ? "  (see errors)" : "");
+		if (cli_jint(sc, "interval") > 0 && next > 0)
+			snprintf(line, sizeof(line), "every %s, next %s", cli_jstr(sc, "every"),
+			         cli_time(a, sizeof(a), next));
+		else if (cli_jint(sc, "interval") > 0)
+			snprintf(line, sizeof(line), "every %s, starting", cli_jstr(sc, "every"));
+		else
+			snprintf(line, sizeof(line), "not scheduled (scrub_interval 0)");
+		printf("%-13s%s; last of all: %s\n", "scrubs:", line, age(b, sizeof(b), last));
 	}
 
 	putchar('\n');

@@ -115,6 +115,8 @@ static const struct key keys[] = {
 	  .off = F(scan_interval), .def = "60s", .runtime = true },
 	{ .section = "tiering", .name = "max_error_rate", .type = K_PERCENT,
 	  .off = F(max_error_rate), .def = "50%", .runtime = true },
+	{ .section = "tiering", .name = "scrub_interval", .type = K_DURATION,
+	  .off = F(scrub_interval), .def = "0", .runtime = true },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -51,6 +51,7 @@ struct cairn_config {
 	int verify;                         /* enum cairn_verify */
 	uint64_t scan_interval;             /* seconds between tiering scans */
 	double max_error_rate;              /* percent of failed moves that suspends tiering */
+	uint64_t scrub_interval;            /* seconds between whole-catalog scrubs, 0 = never */
 };
 
 /* Fills every key with its default. state_dir /var/lib/cairn, socket

@@ -4,7 +4,10 @@
  *
  *   scanner   wakes every scan_interval and on `tier run` (a policy change
  *             applies from the next pass), and when the access table fills
- *             or a minute has passed, to flush access times. Each pass: flush access
+ *             or a minute has passed, to flush access times, and when a
+ *             scrub of the whole catalog is due (scrub_interval after the
+ *             last one started, a job like `tier scrub --all`; the time is
+ *             kept in the catalog, so restarts do not move it). Each pass: flush access
  *             times, then one pass over the catalog's objects (pages of
  *             SCAN_PAGE, never the whole list in memory) deciding with
  *             tier_decide(). Migrations and forced moves are queued as they
@@ -55,6 +58,7 @@
 static const char *const policy_keys[] = {
 	"high_watermark", "low_watermark", "min_idle", "min_size", "concurrency",
 	"bandwidth", "recall_on_read", "verify", "scan_interval", "max_error_rate",
+	"scrub_interval",
 };
 #define NPOLICY_KEYS (sizeof(policy_keys) / sizeof(policy_keys[0]))
 
@@ -378,6 +382,21 @@ out:
 	return NULL;
 }
 
+/* Notes t as the start of the last scrub of the whole catalog, in the
+ * catalog too: the schedule survives restarts. A failed write costs only
+ * the schedule's memory across a restart; it is logged. */
+static void scrub_mark(struct tier_engine *e, int64_t t)
+{
+	pthread_mutex_lock(&e->mu);
+	e->scrub_last = t;
+	e->scrub_retry = 0;
+	pthread_mutex_unlock(&e->mu);
+	if (e->ops->scrub_store(e->ctx, t) != 0) {
+		log_warn(MOD, "cannot record the time of the last scrub: %s", cairn_error_msg());
+		cairn_error_clear();
+	}
+}
+
 /* Counts what the job will take (objects, bytes), then starts its walker. */
 static int job_start(struct tier_engine *e, int kind, uint64_t vid, const char *label,
                      uint64_t *job, uint64_t *objects, uint64_t *bytes)
@@ -469,6 +488,9 @@ static int job_start(struct tier_engine *e, int kind, uint64_t vid, const char *
 	log_info(MOD, "%s of %s started (job %llu): %llu objects, %llu bytes",
 	         job_kinds[kind], label, (unsigned long long)*job,
 	         (unsigned long long)*objects, (unsigned long long)*bytes);
+	/* Any scrub of everything counts for the schedule. */
+	if (kind == JOB_SCRUB && vid == 0)
+		scrub_mark(e, j->started);
 	j = NULL;
 out:
 	free(j);
@@ -931,6 +953,68 @@ static void scanner_pass(struct tier_engine *e, bool *again)
 	*again = ps.queued > 0 && after > before;
 }
 
+/* When the next scheduled scrub is due (mu held): INT64_MAX for never. No
+ * scrub recorded yet: due now, which starts the schedule (scrub_due_run). */
+static int64_t scrub_due(const struct tier_engine *e)
+{
+	if (e->pol.scrub_interval == 0)
+		return INT64_MAX;
+	if (e->scrub_retry > 0)
+		return e->scrub_retry;
+	if (e->scrub_last == 0)
+		return 0;
+	return e->scrub_last + (int64_t)e->pol.scrub_interval;
+}
+
+static bool scrub_running_locked(const struct tier_engine *e)
+{
+	for (size_t i = 0; i < TIER_JOBS_KEPT; i++) {
+		const struct job *j = e->jobs[i];
+		if (j != NULL && j->state == JOB_RUNNING && j->kind == JOB_SCRUB && j->vid == 0)
+			return true;
+	}
+	return false;
+}
+
+#define SCRUB_RETRY_S 60
+
+/* The scheduled scrub is due: start it (mu not held). The first time a
+ * schedule is seen it only starts counting: a catalog is not read whole
+ * the moment scrub_interval is set. One still running is not doubled; the
+ * next is an interval after this one would have started. */
+static void scrub_due_run(struct tier_engine *e, int64_t now)
+{
+	uint64_t job, objects, bytes;
+	bool first, running;
+	char every[32];
+
+	pthread_mutex_lock(&e->mu);
+	first = e->scrub_last == 0;
+	running = scrub_running_locked(e);
+	tier_fmt_duration(every, sizeof(every), e->pol.scrub_interval);
+	pthread_mutex_unlock(&e->mu);
+	if (first) {
+		log_info(MOD, "scrubs of the whole catalog scheduled every %s, the first "
+		         "one %s from now", every, every);
+		scrub_mark(e, now);
+		return;
+	}
+	if (running) {
+		log_warn(MOD, "a scrub of the whole catalog is due but the last one is still "
+		         "running; the next one is due in %s", every);
+		scrub_mark(e, now);
+		return;
+	}
+	if (tier_engine_scrub(e, 0, "the catalog (scheduled)", &job, &objects, &bytes) != 0) {
+		log_warn(MOD, "the scheduled scrub could not start (trying again in %ds): %s",
+		         SCRUB_RETRY_S, cairn_error_msg());
+		cairn_error_clear();
+		pthread_mutex_lock(&e->mu);
+		e->scrub_retry = now + SCRUB_RETRY_S;
+		pthread_mutex_unlock(&e->mu);
+	}
+}
+
 static void *scanner_main(void *arg)
 {
 	struct tier_engine *e = arg;
@@ -942,6 +1026,7 @@ static void *scanner_main(void *arg)
 			uint64_t interval = e->pol.scan_interval ? e->pol.scan_interval : 1;
 			int64_t now = tier_now();
 			int64_t next = e->last_scan + (int64_t)interval;
+			int64_t scrub = scrub_due(e);
 			int64_t flush;
 			bool access_full;
 
@@ -956,9 +1041,18 @@ static void *scanner_main(void *arg)
 				pthread_mutex_lock(&e->mu);
 				continue;
 			}
+			if (now >= scrub) {
+				pthread_mutex_unlock(&e->mu);
+				scrub_due_run(e, now);
+				pthread_mutex_lock(&e->mu);
+				continue;
+			}
 			if (now < next) {
 				struct timespec ts;
 				int64_t wake = next < flush ? next : flush;
+
+				if (scrub < wake)
+					wake = scrub;
 				deadline_in(&ts, (double)(wake - now));
 				pthread_cond_timedwait(&e->cv_scan, &e->mu, &ts);
 				continue;
@@ -1196,7 +1290,8 @@ int tier_engine_policy_set(struct tier_engine *e, const json_t *set, const char 
 			rc = cairn_error_set(CAIRN_EINVAL, "'%.64s' is not a tiering policy "
 			                     "key (high_watermark, low_watermark, min_idle, "
 			                     "min_size, concurrency, bandwidth, recall_on_read, "
-			                     "verify, scan_interval, max_error_rate)", k);
+			                     "verify, scan_interval, max_error_rate, "
+			                     "scrub_interval)", k);
 			goto out;
 		}
 		if (value_text(v, text, sizeof(text)) != 0) {
@@ -1505,10 +1600,18 @@ int tier_engine_status(struct tier_engine *e, json_t **out)
 	if (o != NULL) {
 		json_object_set_new(json_object_get(o, "queue"), "scrub",
 		                    json_integer((json_int_t)e->queued[OP_SCRUB]));
-		json_object_set_new(o, "scrub", json_pack("{s:I,s:I,s:I}",
+		int64_t due = scrub_due(e);
+		char every[32];
+
+		tier_fmt_duration(every, sizeof(every), pol.scrub_interval);
+		json_object_set_new(o, "scrub", json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:I}",
 			"checked", (json_int_t)e->scrub_checked,
 			"repaired", (json_int_t)e->scrub_repaired,
-			"damaged", (json_int_t)e->scrub_damaged));
+			"damaged", (json_int_t)e->scrub_damaged,
+			"interval", (json_int_t)pol.scrub_interval,
+			"every", every,
+			"last_all", (json_int_t)e->scrub_last,
+			"next", (json_int_t)(due == INT64_MAX ? 0 : due)));
 	}
 	pthread_mutex_unlock(&e->mu);
 	*out = o;
@@ -1561,6 +1664,8 @@ int tier_engine_new(struct tier_engine **out, const struct tier_engine_params *p
 		rc = tier_oidtab_new(&e->access, TIER_ACCESS_MAX);
 	if (rc == 0)
 		rc = load_policy(e);
+	if (rc == 0)
+		rc = e->ops->scrub_load(e->ctx, &e->scrub_last);
 	if (rc != 0)
 		goto fail;
 	tier_bucket_init(&e->bucket, e->pol.bandwidth, tier_now_ns());

@@ -119,6 +119,10 @@ struct tier_catalog_ops {
 	 * what changed (a short sentence). */
 	int (*policy_store)(void *ctx, const char *json, const char *actor,
 	                    const char *what);
+	/* When the last scrub of the whole catalog started (scheduled or
+	 * not): 0 when none is recorded. scrub_store records it durably. */
+	int (*scrub_load)(void *ctx, int64_t *started);
+	int (*scrub_store)(void *ctx, int64_t started);
 };
 
 struct tier_engine_params {

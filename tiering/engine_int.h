@@ -160,6 +160,9 @@ struct tier_engine {
 	struct tier_rate rate_migrate, rate_recall;
 	uint64_t tot_objects[3], tot_bytes[3];  /* migrated, released, recalled */
 	uint64_t scrub_checked, scrub_repaired, scrub_damaged;  /* objects */
+	int64_t scrub_last;             /* start of the last scrub of all (0: none) */
+	int64_t scrub_retry;            /* a scheduled scrub that could not start:
+	                                 * not before this */
 	struct tier_error errors[TIER_ERRORS_KEPT];
 	size_t nerrors, errhead;
 	int64_t last_scan;

@@ -26,6 +26,7 @@ void tier_policy_from_config(struct tier_policy *p, const struct cairn_config *c
 	p->verify = cfg->verify;
 	p->scan_interval = cfg->scan_interval;
 	p->max_error_rate = cfg->max_error_rate;
+	p->scrub_interval = cfg->scrub_interval;
 }
 
 /* ---- rules ---- */

@@ -46,6 +46,7 @@ struct tier_policy {
 	int verify;                     /* enum cairn_verify */
 	uint64_t scan_interval;         /* seconds */
 	double max_error_rate;          /* percent */
+	uint64_t scrub_interval;        /* seconds, 0 = no scheduled scrub */
 };
 
 void tier_policy_from_config(struct tier_policy *p, const struct cairn_config *cfg);

@@ -10,12 +10,15 @@
 # and exit 1; change nothing on a clean catalog. A read through catalogd
 # that meets a damaged pool copy of a DUAL object is served from S3 and
 # queues the same repair. A kill -9 in the middle of a pool repair leaves
-# the object readable and byte-identical after the restart.
+# the object readable and byte-identical after the restart. Scheduled
+# scrubs (scrub_interval) repair a damaged pool copy no one asked about, and
+# their schedule survives a restart.
 . "$(dirname "$0")/lib.sh"
 
 CHUNK=262144
 
 state_of() { api "/v1/objects/$1/info" | jq -r .state; }
+is_dual() { [ "$(state_of "$1")" = dual ]; }
 pool_file() { echo "$POOL/${1:0:2}/${1:2:2}/$1"; }
 # good FILE OID — FILE's bytes hash to OID (xxhsum, not cairn's code).
 good() { [ -f "$1" ] && [ "$(xxhsum -H2 "$1" 2>/dev/null | awk '{ sub("^XXH128_", "", $1); print $1 }')" = "$2" ]; }
@@ -132,7 +135,7 @@ flip "$(pool_file "$R")"
 cairn get d@1 two.bin -o "$T/two.out" || fail "cairn get with a damaged pool copy"
 cmp "$T/two.out" "$T/d/two.bin" || fail "cairn get served wrong bytes"
 wait_until "pool copy of $R repaired after a read" 30 good "$(pool_file "$R")" "$R"
-wait_until "$R dual again" 30 test "$(state_of "$R")" = dual
+wait_until "$R dual again" 30 is_dual "$R"
 
 # ---- kill -9 in the middle of a pool repair ----------------------------------------
 K=${TWO[3]}
@@ -157,7 +160,7 @@ state=$(state_of "$K")
 cairn get d@1 two.bin -o "$T/two.out2" || fail "cairn get after the crash"
 cmp "$T/two.out2" "$T/d/two.bin" || fail "two.bin differs after the crash"
 cairn tier recall d@1 >/dev/null 2>&1 || true
-wait_until "$K dual after the recall" 30 test "$(state_of "$K")" = dual
+wait_until "$K dual after the recall" 30 is_dual "$K"
 good "$(pool_file "$K")" "$K" || fail "pool copy of $K bad after the crash and recall"
 
 # ---- the lost object's copy put back: the next scrub is clean for d ---------------------
@@ -171,6 +174,32 @@ for f in one two three; do
 	cmp "$T/mnt2/d/1/$f.bin" "$T/d/$f.bin" || fail "$f.bin differs at the end"
 done
 umount_cairnfs "$T/mnt2"
+
+# ---- scheduled scrubs: scrub_interval finds and repairs what no one asked about ---------
+last0=$(api /v1/tier/status | jq -r .scrub.last_all)
+[ "$last0" -gt 0 ] || fail "no scrub of the whole catalog recorded: $(api /v1/tier/status | jq -c .scrub)"
+cairn tier status | grep -q "^scrubs: *not scheduled (scrub_interval 0); last of all: .* ago" ||
+	fail "status without a schedule: $(cairn tier status | grep scrub)"
+good "$(pool_file "$K")" "$K" || fail "$K's pool copy is bad before the scheduled scrub"
+flip "$(pool_file "$K")"
+cairn tier policy set scrub_interval=2s >/dev/null
+wait_until "the scheduled scrub repaired $K" 60 good "$(pool_file "$K")" "$K"
+wait_until "$K dual again" 30 is_dual "$K"
+grep -q "scrub of the catalog (scheduled) started" "$T/catalogd.log" ||
+	fail "no scheduled scrub in the log"
+jq -e --argjson l "$last0" '.scrub.interval == 2 and .scrub.last_all > $l and .scrub.next > .scrub.last_all' 	<<<"$(api /v1/tier/status)" >/dev/null || fail "scrub schedule in status: $(api /v1/tier/status | jq -c .scrub)"
+# The time of the last one is kept in the catalog: a restart does not move it.
+cairn tier policy set scrub_interval=1h >/dev/null
+sleep 1
+last1=$(api /v1/tier/status | jq -r .scrub.last_all)
+stop_catalogd
+# shellcheck disable=SC2046
+start_catalogd $(s3_catalogd_opts) -o s3.retries=1 -o pool.chunk_size=256K \
+	-o tiering.scan_interval=1h -o tiering.recall_on_read=no
+jq -e --argjson l "$last1" '.scrub.last_all == $l and .scrub.next == $l + 3600' \
+	<<<"$(api /v1/tier/status)" >/dev/null || fail "scrub schedule after a restart: $(api /v1/tier/status | jq -c .scrub) (last $last1)"
+cairn tier status | grep -q "^scrubs: *every 1h, next " || fail "status with a schedule: $(cairn tier status | grep scrub)"
+cairn tier policy set scrub_interval=0 >/dev/null
 
 stop_catalogd
 log "pass"
