@@ -980,8 +980,9 @@ static bool scrub_running_locked(const struct tier_engine *e)
 
 /* The scheduled scrub is due: start it (mu not held). The first time a
  * schedule is seen it only starts counting: a catalog is not read whole
- * the moment scrub_interval is set. One still running is not doubled; the
- * next is an interval after this one would have started. */
+ * the moment scrub_interval is set. One still running (a scrub longer
+ * than the interval) is not doubled: the next starts, at most a minute
+ * late, once it has ended. */
 static void scrub_due_run(struct tier_engine *e, int64_t now)
 {
 	uint64_t job, objects, bytes;
@@ -999,15 +1000,14 @@ static void scrub_due_run(struct tier_engine *e, int64_t now)
 		scrub_mark(e, now);
 		return;
 	}
-	if (running) {
-		log_warn(MOD, "a scrub of the whole catalog is due but the last one is still "
-		         "running; the next one is due in %s", every);
-		scrub_mark(e, now);
-		return;
-	}
-	if (tier_engine_scrub(e, 0, "the catalog (scheduled)", &job, &objects, &bytes) != 0) {
-		log_warn(MOD, "the scheduled scrub could not start (trying again in %ds): %s",
-		         SCRUB_RETRY_S, cairn_error_msg());
+	if (running || tier_engine_scrub(e, 0, "the catalog (scheduled)", &job, &objects,
+	                                 &bytes) != 0) {
+		if (running)
+			log_info(MOD, "a scrub of the whole catalog is due (every %s) while the "
+			         "last one is still running; it starts when that one ends", every);
+		else
+			log_warn(MOD, "the scheduled scrub could not start (trying again in "
+			         "%ds): %s", SCRUB_RETRY_S, cairn_error_msg());
 		cairn_error_clear();
 		pthread_mutex_lock(&e->mu);
 		e->scrub_retry = now + SCRUB_RETRY_S;
