@@ -345,7 +345,6 @@ static void status_print(const json_t *st)
 	}
 	{
 		json_t *sc = json_object_get(st, "scrub");
-
 		int64_t last = cli_jint(sc, "last_all"), next = cli_jint(sc, "next");
 
 		if (cli_jint(sc, "checked") + cli_jint(sc, "damaged") > 0)

@@ -612,8 +612,9 @@ static int flight_wait(int *fd, struct flight *f)
  * CAIRN_ENOTFOUND when the caller should download instead: catalogd will
  * not put it in the pool (recall_on_read off, the pool full; a refusal
  * remembered for a while, so that a mount under recall_on_read=no does not
- * ask for every object), or it was released again. Any other failure is the read's (S3 unreachable, a
- * damaged S3 copy): a download would meet it too. */
+ * ask for every object), or it was released again. Any other failure is
+ * the read's (S3 unreachable, a damaged S3 copy): a download would meet it
+ * too. */
 #define RECALL_REFUSED_S 10
 
 static int fetch_pooled(int *fd, const cairn_oid *oid, const char *hex, uint64_t size)

@@ -82,7 +82,7 @@ bool tier_stopping(struct tier_engine *e)
 	return __atomic_load_n(&e->stopping, __ATOMIC_ACQUIRE);
 }
 
-static void deadline_in(struct timespec *ts, double seconds)
+void tier_deadline_in(struct timespec *ts, double seconds)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
 	ts->tv_sec += (time_t)seconds;
@@ -532,13 +532,7 @@ int tier_engine_job_json(struct tier_engine *e, uint64_t id, unsigned wait_ms, j
 	int rc = 0;
 
 	*out = NULL;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	tier_deadline_in(&until, wait_ms / 1000.0);
 	pthread_mutex_lock(&e->mu);
 	j = id > 0 ? e->jobs[(size_t)((id - 1) % TIER_JOBS_KEPT)] : NULL;
 	/* A follower waits here for the end rather than polling for it, and
@@ -1053,7 +1047,7 @@ static void *scanner_main(void *arg)
 
 				if (scrub < wake)
 					wake = scrub;
-				deadline_in(&ts, (double)(wake - now));
+				tier_deadline_in(&ts, (double)(wake - now));
 				pthread_cond_timedwait(&e->cv_scan, &e->mu, &ts);
 				continue;
 			}
@@ -1075,6 +1069,21 @@ static bool is_policy_key(const char *k)
 		if (strcmp(k, policy_keys[i]) == 0)
 			return true;
 	return false;
+}
+
+/* 0, or an error that names k and lists the keys there are. */
+static int check_policy_key(const char *k)
+{
+	char list[256];
+	size_t n = 0;
+
+	if (is_policy_key(k))
+		return 0;
+	for (size_t i = 0; i < NPOLICY_KEYS; i++)
+		n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
+		                      i ? ", " : "", policy_keys[i]);
+	return cairn_error_set(CAIRN_EINVAL, "'%.64s' is not a tiering policy key (%s)",
+	                       k, list);
 }
 
 /* base + overrides → eff, validated like the config file. */
@@ -1286,14 +1295,9 @@ int tier_engine_policy_set(struct tier_engine *e, const json_t *set, const char 
 	}
 	json_object_foreach((json_t *)set, k, v) {
 		char text[256];
-		if (!is_policy_key(k)) {
-			rc = cairn_error_set(CAIRN_EINVAL, "'%.64s' is not a tiering policy "
-			                     "key (high_watermark, low_watermark, min_idle, "
-			                     "min_size, concurrency, bandwidth, recall_on_read, "
-			                     "verify, scan_interval, max_error_rate, "
-			                     "scrub_interval)", k);
+		rc = check_policy_key(k);
+		if (rc != 0)
 			goto out;
-		}
 		if (value_text(v, text, sizeof(text)) != 0) {
 			rc = cairn_error_set(CAIRN_EINVAL, "the value of %s must be a string",
 			                     k);

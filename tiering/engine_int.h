@@ -195,6 +195,8 @@ enum { TOT_MIGRATED = 0, TOT_RELEASED = 1, TOT_RECALLED = 2 };
 
 int64_t tier_now(void);
 int64_t tier_now_ns(void);
+/* *ts = now + seconds on CLOCK_REALTIME, for pthread_cond_timedwait. */
+void tier_deadline_in(struct timespec *ts, double seconds);
 bool tier_stopping(struct tier_engine *e);
 /* Copies of the policy and rules (the caller frees *rules). */
 int tier_snapshot(struct tier_engine *e, struct tier_policy *pol,

@@ -165,8 +165,6 @@ static int verify_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t 
 {
 	char hex[CAIRN_OID_HEXLEN + 1], md5hex[33], hetag[TIER_ETAG_MAX] = "";
 	uint64_t hsize = 0;
-	cairn_oid got;
-	size_t nread = 0;
 	int rc;
 
 	cairn_oid_fmt(hex, oid);
@@ -185,14 +183,9 @@ static int verify_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t 
 			                       hetag[0] ? hetag : etag, md5hex);
 		return 0;
 	}
-	tier_throttle(e, size, true);
-	rc = cairn_s3_get_range(e->s3, oid, 0, buf, (size_t)size, &nread);
+	rc = read_s3_copy(e, oid, size, buf, true);
 	if (rc != 0)
-		return cairn_error_prefix(rc, "read back %s", hex);
-	cairn_oid_hash(&got, buf, nread);
-	if (nread != size || cairn_oid_cmp(&got, oid) != 0)
-		return cairn_error_set(CAIRN_ECORRUPT, "the copy of %s read back from S3 "
-		                       "does not match its digest (%zu bytes)", hex, nread);
+		return cairn_error_prefix(rc, "read back");
 	return 0;
 }
 
@@ -804,12 +797,7 @@ void *tier_pooler_main(void *arg)
 			 * syncs whatever it holds. */
 			struct timespec until;
 
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += POOL_GROUP_WAIT_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			tier_deadline_in(&until, POOL_GROUP_WAIT_MS / 1000.0);
 			while (e->pq_len < POOL_GROUP_MIN && !e->pq_stopping &&
 			       pthread_cond_timedwait(&e->cv_pq_items, &e->pmq, &until) == 0)
 				;
