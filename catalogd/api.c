@@ -1168,9 +1168,12 @@ void api_handle(void *ctx, struct http_req *r)
 			objects_blocks(c, r, seg[1]);
 		else if (n == 3 && strcmp(seg[2], "recall") == 0 && method_is(r, "POST"))
 			objects_recall(c, r, seg[1]);
+		else if (n == 3 && strcmp(seg[2], "url") == 0 && method_is(r, "GET"))
+			objects_url(c, r, seg[1]);
 		else if (n <= 2 || (n == 3 && (strcmp(seg[2], "info") == 0 ||
 		                               strcmp(seg[2], "blocks") == 0 ||
-		                               strcmp(seg[2], "recall") == 0)))
+		                               strcmp(seg[2], "recall") == 0 ||
+		                               strcmp(seg[2], "url") == 0)))
 			respond_bad_method(r);
 		else
 			goto notfound;

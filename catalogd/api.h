@@ -68,6 +68,9 @@ void objects_get(struct catalog *c, struct http_req *r, const char *id);
 void objects_info(struct catalog *c, struct http_req *r, const char *id);
 void objects_blocks(struct catalog *c, struct http_req *r, const char *id);
 void objects_recall(struct catalog *c, struct http_req *r, const char *id);
+/* GET /v1/objects/{id}/url: a presigned S3 URL for a COLD object's bytes
+ * (tier_engine_presign), url null for an object with a pool copy. */
+void objects_url(struct catalog *c, struct http_req *r, const char *id);
 /* POST /v1/objects/info and /v1/objects/accessed. */
 void objects_info_batch(struct catalog *c, struct http_req *r);
 void objects_accessed(struct catalog *c, struct http_req *r);

@@ -342,6 +342,42 @@ void objects_recall(struct catalog *c, struct http_req *r, const char *id)
 	http_respond_empty(r, 204);
 }
 
+/* ---- GET /v1/objects/{id}/url ---- */
+
+void objects_url(struct catalog *c, struct http_req *r, const char *id)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	struct tier_url *u;
+	cairn_oid oid;
+	int rc;
+
+	if ((rc = parse_id(id, &oid)) != 0) {
+		http_respond_current_error(r, rc);
+		return;
+	}
+	u = malloc(sizeof(*u));
+	if (u == NULL) {
+		http_respond_error(r, CAIRN_ENOMEM, "out of memory");
+		return;
+	}
+	if (c->tier == NULL)
+		rc = cairn_error_set(CAIRN_EPERM, "tiering is not running");
+	else
+		rc = tier_engine_presign(c->tier, &oid, u);
+	if (rc != 0) {
+		free(u);
+		http_respond_current_error(r, rc);
+		return;
+	}
+	http_respond_json(r, 200, json_pack("{s:s,s:I,s:s,s:s?,s:o}",
+		"id", cairn_oid_fmt(hex, &oid), "size", (json_int_t)u->size,
+		"state", cairn_tier_state_name(u->state),
+		"url", u->given ? u->url : NULL,
+		"expires", u->given ? json_integer((json_int_t)u->expires) : json_null()));
+	explicit_bzero(u->url, sizeof(u->url));
+	free(u);
+}
+
 /* ---- GET /v1/objects/{id}/blocks ---- */
 
 #define BLOCKS_MAX_BYTES (16u << 20)

@@ -2007,7 +2007,8 @@ int cfs_fs_init(const struct cfs_config *cfg)
 	if (rc == 0)
 		rc = cfs_stable_init(mount_time);
 	if (rc == 0)
-		rc = cfs_objects_init(cfg->pool_path, cfg->cache_dir, cfg->cache_size);
+		rc = cfs_objects_init(cfg->pool_path, cfg->cache_dir, cfg->cache_size,
+		                      !cfg->no_direct);
 	return rc;
 }
 

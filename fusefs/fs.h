@@ -17,6 +17,7 @@
 #ifndef CAIRNFS_FS_H
 #define CAIRNFS_FS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -27,6 +28,7 @@ struct cfs_config {
 	const char *pool_path;     /* from GET /v1/status */
 	unsigned max_read;         /* the mount's max_read option, bytes */
 	uint64_t cache_size;       /* bound of cache_dir, bytes (0: the default) */
+	bool no_direct;            /* cold objects always through catalogd */
 };
 
 /* The operations table passed to fuse_session_new(). */

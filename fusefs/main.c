@@ -38,6 +38,7 @@ struct opts {
 	const char *cache_dir;
 	uint64_t cache_size;      /* 0: the default */
 	long timeout;             /* seconds; 0: the default */
+	int no_direct;
 	int foreground;
 	int debug;
 	char *fuse_opts;          /* user's -o options, comma-joined */
@@ -47,7 +48,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: cairnfs MOUNTPOINT [--catalog ADDR] [--cache-dir DIR] [--cache-size SIZE]\n"
-	        "               [--timeout SECONDS] [-f] [-d] [-o OPT[,OPT...]]\n"
+	        "               [--timeout SECONDS] [--no-direct] [-f] [-d] [-o OPT[,OPT...]]\n"
 	        "               [--help] [--version]\n"
 	        "\n"
 	        "Mounts cairn's datasets read-only at MOUNTPOINT:\n"
@@ -64,6 +65,8 @@ static void usage(FILE *f)
 	        "  --timeout SECONDS how long a request to catalogd may take, an object\n"
 	        "                    fetched from S3 included; past it the read fails\n"
 	        "                    with EIO (default 30)\n"
+	        "  --no-direct       read cold objects through catalogd, not straight\n"
+	        "                    from S3 with the URLs catalogd signs\n"
 	        "  -f                stay in the foreground\n"
 	        "  -d                debug output (implies -f)\n"
 	        "  -o OPT            FUSE mount options (see mount.fuse3(8))\n"
@@ -213,12 +216,14 @@ static unsigned pick_max_read(void)
 /* Returns 0 to go on, 1 when done (help/version), 2 on a usage error. */
 static int parse_args(struct opts *o, int argc, char **argv)
 {
-	enum { OPT_CATALOG = 256, OPT_CACHE, OPT_CACHE_SIZE, OPT_TIMEOUT, OPT_HELP, OPT_VERSION };
+	enum { OPT_CATALOG = 256, OPT_CACHE, OPT_CACHE_SIZE, OPT_TIMEOUT, OPT_NO_DIRECT, OPT_HELP,
+	       OPT_VERSION };
 	static const struct option longs[] = {
 		{ "catalog", required_argument, NULL, OPT_CATALOG },
 		{ "cache-dir", required_argument, NULL, OPT_CACHE },
 		{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "no-direct", no_argument, NULL, OPT_NO_DIRECT },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -255,6 +260,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_NO_DIRECT:
+			o->no_direct = 1;
+			break;
 		case 'f':
 			o->foreground = 1;
 			break;
@@ -357,6 +365,7 @@ int main(int argc, char **argv)
 	cfg.pool_path = status.pool_path;
 	cfg.max_read = pick_max_read();
 	cfg.cache_size = o.cache_size;
+	cfg.no_direct = o.no_direct;
 	if (cfs_fs_init(&cfg)) {
 		fprintf(stderr, "cairnfs: %s\n", cairn_error_msg());
 		goto out;

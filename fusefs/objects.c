@@ -50,6 +50,7 @@
 #include "objects.h"
 #include "pool.h"
 #include "remote.h"
+#include "s3.h"         /* CAIRN_S3_URL_MAX */
 
 #define MOD "cairnfs/objects"
 
@@ -70,7 +71,12 @@
  * memory whatever the number of cached objects. */
 #define EVICT_BATCH 1024
 
+/* After catalogd says it hands out no URLs, cold objects go through it
+ * for this long before it is asked again. */
+#define DIRECT_REFUSED_S 60
+
 static char *pool_dir;     /* NULL when catalogd's pool is not on this host */
+static bool direct;        /* cold objects straight from S3 (--no-direct) */
 static char *cache_dir;
 static uint64_t cache_limit;
 
@@ -436,6 +442,81 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* Whether what the sink got is the object: all of it, and its digest. */
+static int download_check(struct download *d, const cairn_oid *oid, const char *from)
+{
+	char ghex[CAIRN_OID_HEXLEN + 1];
+	cairn_oid got;
+
+	cairn_hasher_digest(d->h, &got);
+	if (d->got == d->want && cairn_oid_cmp(&got, oid) == 0)
+		return 0;
+	return cairn_error_set(CAIRN_ECORRUPT, "%s sent %" PRIu64 " bytes hashing to %s, "
+	                       "not the %" PRIu64 " bytes of the object", from, d->got,
+	                       cairn_oid_fmt(ghex, &got), d->want);
+}
+
+/* The object straight from S3, with the URL catalogd signs for it. 0 when
+ * the file holds the verified object; CAIRN_ENOTFOUND (the file emptied
+ * again) when it is to be read through catalogd instead: catalogd hands
+ * out no URL for it (it has a pool copy, or URLs are off), or the direct
+ * read failed. CAIRN_EIO when the direct read timed out: going through
+ * catalogd would make the reader wait twice as long. */
+static int download_direct(struct download *d, const cairn_oid *oid)
+{
+	static _Atomic int64_t refused_until;
+	char url[CAIRN_S3_URL_MAX];
+	bool given = false;
+	int rc;
+
+	if (!direct || (int64_t)time(NULL) < atomic_load(&refused_until))
+		return CAIRN_ENOTFOUND;
+	rc = cfs_remote_object_url(url, sizeof(url), &given, oid);
+	if (rc == CAIRN_EPERM) {
+		int64_t now = (int64_t)time(NULL);
+
+		/* Said once per refusal, however many threads meet it. */
+		if (atomic_exchange(&refused_until, now + DIRECT_REFUSED_S) <= now)
+			log_info(MOD, "cold objects come through catalogd: %s", cairn_error_msg());
+	} else if (rc != 0) {
+		/* An older catalogd, or one that cannot answer: the read
+		 * through it says what is wrong, if anything is. */
+		log_debug(MOD, "object %s: no URL (%s)", d->hex, cairn_error_msg());
+	}
+	if (rc != 0 || !given) {
+		cairn_error_clear();
+		return CAIRN_ENOTFOUND;
+	}
+	rc = cfs_remote_fetch_url(url, download_sink, d);
+	explicit_bzero(url, sizeof(url));
+	if (rc == 0)
+		rc = download_check(d, oid, "S3");
+	if (rc == 0)
+		return 0;
+	if (rc == CAIRN_ERETRY) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+		return cairn_error_set(CAIRN_EIO, "cannot fetch object %s from S3: %s", d->hex,
+		                       msg);
+	}
+	/* Damaged bytes, an expired or refused URL, an S3 endpoint this host
+	 * cannot reach: catalogd tries too, and logs and counts what it
+	 * finds where an admin looks. */
+	if (rc == CAIRN_ECORRUPT)
+		log_error(MOD, "object %s: %s; not served, asking catalogd", d->hex,
+		          cairn_error_msg());
+	else
+		log_warn(MOD, "object %s: direct read from S3 failed (%s); reading it through "
+		         "catalogd", d->hex, cairn_error_msg());
+	cairn_error_clear();
+	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
+		return cairn_error_errno(errno, "cannot empty the cache copy of %s", d->hex);
+	cairn_hasher_reset(d->h);
+	d->got = 0;
+	return CAIRN_ENOTFOUND;
+}
+
 /* Downloads the object into a new file in <cache>/tmp and checks it.
  * On success *fd is open on verified bytes and tmp names the file. */
 static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
@@ -443,7 +524,6 @@ static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
 {
 	struct download d = { .fd = -1, .want = size, .hex = hex };
 	char msg[512];
-	cairn_oid got;
 	int rc;
 
 	tmp[0] = '\0';
@@ -457,32 +537,26 @@ static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
 		tmp[0] = '\0';
 		goto out;
 	}
-	rc = cfs_remote_object_get(oid, download_sink, &d);
-	if (rc == CAIRN_ECORRUPT) {
-		/* catalogd refused bytes that fail their digest (422), or sent
-		 * more than the object holds: never served. */
-		log_error(MOD, "object %s: %s", hex, cairn_error_msg());
-		goto out;
+	rc = download_direct(&d, oid);
+	if (rc == CAIRN_ENOTFOUND) {
+		rc = cfs_remote_object_get(oid, download_sink, &d);
+		if (rc == 0)
+			rc = download_check(&d, oid, "catalogd");
+		if (rc == CAIRN_ECORRUPT) {
+			/* catalogd refused bytes that fail their digest (422),
+			 * or sent others: never served. */
+			log_error(MOD, "object %s: %s", hex, cairn_error_msg());
+		} else if (rc) {
+			/* Whatever stopped it (catalogd or S3 unreachable, a
+			 * timeout, the object gone), the reader sees an I/O
+			 * error. */
+			snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+			rc = cairn_error_set(rc == CAIRN_ENOMEM ? rc : CAIRN_EIO,
+			                     "cannot fetch object %s: %s", hex, msg);
+		}
 	}
-	if (rc) {
-		/* Whatever stopped it (catalogd or S3 unreachable, a timeout,
-		 * the object gone), the reader sees an I/O error. */
-		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
-		rc = cairn_error_set(rc == CAIRN_ENOMEM ? rc : CAIRN_EIO,
-		                     "cannot fetch object %s: %s", hex, msg);
+	if (rc)
 		goto out;
-	}
-	cairn_hasher_digest(d.h, &got);
-	if (d.got != size || cairn_oid_cmp(&got, oid) != 0) {
-		char ghex[CAIRN_OID_HEXLEN + 1];
-
-		rc = cairn_error_set(CAIRN_ECORRUPT,
-		                     "object %s from catalogd fails verification "
-		                     "(%" PRIu64 " bytes hashing to %s, expected %" PRIu64 ")",
-		                     hex, d.got, cairn_oid_fmt(ghex, &got), size);
-		log_error(MOD, "%s", cairn_error_msg());
-		goto out;
-	}
 	*fd = d.fd;
 	d.fd = -1;
 out:
@@ -890,7 +964,8 @@ out:
 
 /* ---- Life cycle -------------------------------------------------------- */
 
-int cfs_objects_init(const char *pool, const char *cache, uint64_t cache_size)
+int cfs_objects_init(const char *pool, const char *cache, uint64_t cache_size,
+                     bool direct_reads)
 {
 	char tmp[PATH_MAX];
 	struct stat st;
@@ -910,6 +985,7 @@ int cfs_objects_init(const char *pool, const char *cache, uint64_t cache_size)
 	if (!cache_dir)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	cache_limit = cache_size ? cache_size : CFS_DEFAULT_CACHE_SIZE;
+	direct = direct_reads;
 	/* A cache that cannot be created only matters once an object is
 	 * missing from the pool: warn now, fail those reads then. */
 	rc = mkdirs(cache_dir, 0700);

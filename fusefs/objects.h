@@ -1,9 +1,14 @@
 /* objects.h — where cairnfs finds the bytes of an object.
  *
  * In order: the pool directory, when it is on this host (read in place,
- * never written); the local cache directory; catalogd, which sends the
- * object's bytes (GET /v1/objects/{id}), fetching a cold object from S3
- * first. A download goes to a temporary file in the cache directory and is
+ * never written); the local cache directory; for an object whose bytes are
+ * only in S3, S3 itself, with a URL catalogd signs for that object (GET
+ * /v1/objects/{id}/url), so that catalogd is not on the data path;
+ * catalogd, which sends the object's bytes (GET /v1/objects/{id}), fetching
+ * a cold object from S3 first. A direct read that fails (S3 unreachable
+ * from here, the URL refused, bytes that fail their digest) is tried again
+ * through catalogd, which logs and counts what it finds, unless it timed
+ * out: a read never waits twice its timeout. A download goes to a temporary file in the cache directory and is
  * checked against the object's digest and size before any reader gets a
  * descriptor on it; a mismatch is CAIRN_ECORRUPT and a log line naming the
  * object, and those bytes are never served. Only then is the file made
@@ -40,8 +45,11 @@ enum cfs_source {
 
 /* pool may be NULL or absent (a pool on another host); cache_dir is
  * created if missing. Leftover temporary files of an earlier run go.
- * cache_size bounds the cache directory (0: the default). */
-int cfs_objects_init(const char *pool, const char *cache_dir, uint64_t cache_size);
+ * cache_size bounds the cache directory (0: the default). direct: cold
+ * objects are downloaded straight from S3 with the URLs catalogd signs,
+ * when it hands them out (cairnfs --no-direct turns it off). */
+int cfs_objects_init(const char *pool, const char *cache_dir, uint64_t cache_size,
+                     bool direct);
 /* Starts the prefetch workers and the cache evictor; call after the
  * process has daemonized (threads do not survive fork). */
 int cfs_objects_start(void);

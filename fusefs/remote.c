@@ -814,6 +814,47 @@ int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ct
 	return download(path, sink, ctx);
 }
 
+int cfs_remote_object_url(char *url, size_t len, bool *given, const cairn_oid *oid)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], path[96];
+	const char *u;
+	cairn_client *c;
+	json_t *res = NULL;
+	int rc;
+
+	*given = false;
+	rc = cfs_remote_client(&c);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/v1/objects/%s/url", cairn_oid_fmt(hex, oid));
+	rc = cairn_client_json(c, "GET", path, NULL, &res);
+	if (rc)
+		return rc;
+	u = json_string_value(json_object_get(res, "url"));
+	if (u != NULL && strlen(u) >= len)
+		rc = cairn_error_set(CAIRN_ETOOBIG, "the URL catalogd gave for object %s is "
+		                     "longer than %zu bytes", hex, len - 1);
+	else if (u != NULL && !json_is_integer(json_object_get(res, "expires")))
+		rc = bad("object url", "expires");
+	else if (u != NULL) {
+		memcpy(url, u, strlen(u) + 1);
+		*given = true;
+	}
+	json_decref(res);
+	return rc;
+}
+
+int cfs_remote_fetch_url(const char *url, cairn_client_sink sink, void *ctx)
+{
+	cairn_client *c;
+	int rc;
+
+	rc = cfs_remote_client(&c);
+	if (rc)
+		return rc;
+	return cairn_client_fetch(c, url, sink, ctx);
+}
+
 int cfs_remote_object_recall(const cairn_oid *oid)
 {
 	char hex[CAIRN_OID_HEXLEN + 1], path[96];

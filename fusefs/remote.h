@@ -15,6 +15,7 @@
 #ifndef CAIRNFS_REMOTE_H
 #define CAIRNFS_REMOTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "client.h"
@@ -119,6 +120,13 @@ int cfs_remote_objects_accessed(const cairn_oid *ids, size_t n);
  * fetched from S3 by catalogd first; the whole request is bounded by the
  * timeout. */
 int cfs_remote_object_get(const cairn_oid *oid, cairn_client_sink sink, void *ctx);
+/* GET /v1/objects/{id}/url: for an object whose bytes are only in S3, a
+ * presigned URL (at most CAIRN_S3_URL_MAX bytes, s3.h, with its NUL) into url and
+ * *given true; *given false for an object read through catalogd (it has a
+ * pool copy). CAIRN_EPERM when catalogd hands out no URLs. */
+int cfs_remote_object_url(char *url, size_t len, bool *given, const cairn_oid *oid);
+/* GET of such a URL on the thread's client (cairn_client_fetch). */
+int cfs_remote_fetch_url(const char *url, cairn_client_sink sink, void *ctx);
 /* Asks catalogd to bring a cold object back to the pool and waits until it
  * is there (POST /v1/objects/{id}/recall): for a client that reads the
  * pool itself. CAIRN_EPERM when the policy does not recall on read. */

@@ -31,6 +31,7 @@
 
 struct cairn_client {
 	CURL *curl;
+	CURL *ext;         /* for URLs elsewhere (cairn_client_fetch); lazily */
 	char *addr;        /* as given, for messages */
 	char *unix_path;   /* NULL for TCP */
 	char *prefix;      /* "http://localhost" or the http(s) base URL */
@@ -148,6 +149,8 @@ void cairn_client_free(cairn_client *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	if (c->ext)
+		curl_easy_cleanup(c->ext);
 	free(c->addr);
 	free(c->unix_path);
 	free(c->prefix);
@@ -506,6 +509,75 @@ int cairn_client_download(cairn_client *c, const char *path,
 	rc = finish(c, cc, &d.err, &status);
 out:
 	curl_slist_free_all(headers);
+	free(d.err.data);
+	return rc;
+}
+
+/* "host:port" of an http(s) URL into buf, for messages that must not
+ * quote the URL itself. */
+static void url_host(char *buf, size_t len, const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? p + 3 : url;
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "/?#"), p);
+}
+
+/* An S3-style error: the status and the <Code> of its XML body. */
+static int fetch_error(const char *host, long status, const struct buf *body)
+{
+	const char *code = body->data ? strstr(body->data, "<Code>") : NULL;
+	int rc = status == 404 ? CAIRN_ENOTFOUND :
+	         status == 403 ? CAIRN_EPERM :
+	         status == 503 || status == 500 ? CAIRN_ERETRY : CAIRN_EIO;
+
+	if (code) {
+		code += 6;
+		return cairn_error_set(rc, "%s answered HTTP %ld (%.*s)", host, status,
+		                       (int)strcspn(code, "<"), code);
+	}
+	return cairn_error_set(rc, "%s answered HTTP %ld", host, status);
+}
+
+int cairn_client_fetch(cairn_client *c, const char *url, cairn_client_sink sink, void *ctx)
+{
+	struct download_ctx d = { .sink = sink, .ctx = ctx, .err = { .max = ERROR_BODY_MAX } };
+	char host[256];
+	long status = 0;
+	CURLcode cc;
+	int rc = 0;
+
+	url_host(host, sizeof(host), url);
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return cairn_error_set(CAIRN_EINVAL, "not an http(s) URL (host %s)", host);
+	if (!c->ext && !(c->ext = curl_easy_init()))
+		return cairn_error_set(CAIRN_EIO, "cannot create a libcurl handle");
+	d.curl = c->ext;
+	curl_easy_reset(c->ext);
+	curl_easy_setopt(c->ext, CURLOPT_URL, url);
+	curl_easy_setopt(c->ext, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->ext, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c->ext, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->ext, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->timeout > 0)
+		curl_easy_setopt(c->ext, CURLOPT_TIMEOUT, c->timeout);
+	curl_easy_setopt(c->ext, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c->ext, CURLOPT_WRITEFUNCTION, write_sink);
+	curl_easy_setopt(c->ext, CURLOPT_WRITEDATA, &d);
+	c->errbuf[0] = '\0';
+
+	cc = curl_easy_perform(c->ext);
+	curl_easy_getinfo(c->ext, CURLINFO_RESPONSE_CODE, &status);
+	if (d.sink_rc)
+		rc = d.sink_rc;
+	else if (status >= 400 && (cc == CURLE_OK || d.err.overflow))
+		rc = fetch_error(host, status, &d.err);
+	else if (cc != CURLE_OK)
+		rc = cairn_error_set(cc == CURLE_OPERATION_TIMEDOUT ? CAIRN_ERETRY : CAIRN_EIO,
+		                     "%s %s: %s", status > 0 ? "transfer from" : "cannot reach",
+		                     host, c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
+	else if (status != 200)
+		rc = cairn_error_set(CAIRN_EIO, "%s answered HTTP %ld to a GET", host, status);
 	free(d.err.data);
 	return rc;
 }

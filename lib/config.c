@@ -57,6 +57,7 @@ static const char *const uri_styles[] = { "path", "virtualhost", NULL };
 static const char *const verify_modes[] = { "checksum", "readback", NULL };
 
 static int check_listen(const char *value);
+static int check_endpoint(const char *value);
 
 #define F(field) offsetof(struct cairn_config, field)
 #define S(field) sizeof(((struct cairn_config *)0)->field)
@@ -79,7 +80,8 @@ static const struct key keys[] = {
 	{ .section = "pool", .name = "chunk_size", .type = K_SIZE, .off = F(chunk_size),
 	  .def = "4M", .min = 64u << 10, .max = 64u << 20, .pow2 = true },
 
-	STR("s3", "endpoint", s3_endpoint, ""),
+	{ .section = "s3", .name = "endpoint", .type = K_STR, .off = F(s3_endpoint),
+	  .size = S(s3_endpoint), .def = "", .check = check_endpoint },
 	STR("s3", "bucket", s3_bucket, "cairn"),
 	{ .section = "s3", .name = "access_key", .type = K_STR, .off = F(s3_access_key),
 	  .size = S(s3_access_key), .def = "", .secret = true },
@@ -94,6 +96,11 @@ static const struct key keys[] = {
 	  .off = F(s3_timeout), .def = "30s" },
 	{ .section = "s3", .name = "retries", .type = K_U32,
 	  .off = F(s3_retries), .def = "4", .min = 0, .max = 100 },
+	{ .section = "s3", .name = "presign_ttl", .type = K_DURATION,
+	  .off = F(s3_presign_ttl), .def = "15m", .max = 7 * 86400 },
+	{ .section = "s3", .name = "public_endpoint", .type = K_STR,
+	  .off = F(s3_public_endpoint), .size = S(s3_public_endpoint), .def = "",
+	  .check = check_endpoint },
 
 	{ .section = "tiering", .name = "high_watermark", .type = K_PERCENT,
 	  .off = F(high_watermark), .def = "85%", .runtime = true },
@@ -276,6 +283,16 @@ bad:
 	return cairn_error_set(CAIRN_EINVAL, "'%s' is not host:port (e.g. 0.0.0.0:8443)", value);
 }
 
+/* An S3 endpoint: a host, with or without :port; the scheme is [s3]
+ * protocol. */
+static int check_endpoint(const char *value)
+{
+	if (strstr(value, "://") || strchr(value, '/'))
+		return cairn_error_set(CAIRN_EINVAL, "'%s' is not host[:port] (the scheme is "
+		                       "[s3] protocol)", value);
+	return 0;
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 static const struct key *find_key(const char *section, const char *name)
@@ -372,6 +389,9 @@ static int apply(struct cairn_config *cfg, const struct key *k, const char *valu
 		rc = cairn_parse_duration(value, &u);
 		if (rc)
 			return rc;
+		if (k->max && u > k->max)
+			return cairn_error_set(CAIRN_EINVAL, "'%s' is longer than %llus", value,
+			                       (unsigned long long)k->max);
 		*(uint64_t *)field = u;
 		return 0;
 	case K_PERCENT:

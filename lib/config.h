@@ -40,6 +40,8 @@ struct cairn_config {
 	char s3_encryption_key_file[CAIRN_CONFIG_STR];
 	uint64_t s3_timeout;                /* seconds per S3 request attempt */
 	uint32_t s3_retries;                /* retries of a transient failure */
+	uint64_t s3_presign_ttl;            /* seconds a URL handed to cairnfs lives; 0 = none */
+	char s3_public_endpoint[CAIRN_CONFIG_STR]; /* host:port in those URLs; "" = endpoint */
 	/* [tiering] */
 	double high_watermark;              /* percent, 0..100 */
 	double low_watermark;

@@ -812,6 +812,48 @@ int cairn_s3_list(cairn_s3 *s, const char *prefix,
 	return rc;
 }
 
+/* Checks an endpoint given as "host:port" (no scheme, no path). */
+static int check_endpoint(const char *what, const char *endpoint)
+{
+	if (!endpoint || !*endpoint)
+		return cairn_error_set(CAIRN_EINVAL, "%s is not set (host:port)", what);
+	if (strstr(endpoint, "://") || strchr(endpoint, '/'))
+		return cairn_error_set(CAIRN_EINVAL,
+		                       "%s '%s' must be host:port; the scheme is [s3] protocol",
+		                       what, endpoint);
+	if (strlen(endpoint) > S3_MAX_HOSTNAME_SIZE)
+		return cairn_error_set(CAIRN_EINVAL, "%s is longer than %d bytes", what,
+		                       S3_MAX_HOSTNAME_SIZE);
+	return 0;
+}
+
+int cairn_s3_presign(cairn_s3 *s, const cairn_oid *oid, const char *host, int64_t expires,
+                     char *buf, size_t len)
+{
+	char key[64], out[S3_MAX_AUTHENTICATED_QUERY_STRING_SIZE];
+	S3BucketContext bc = s->bc;
+	S3Status st;
+	int rc;
+
+	if (host != NULL) {
+		rc = check_endpoint("the S3 endpoint for clients", host);
+		if (rc)
+			return rc;
+		bc.hostName = host;
+	}
+	cairn_s3_key(key, sizeof(key), oid);
+	st = S3_generate_authenticated_query_string(out, &bc, key, expires, NULL);
+	if (st != S3StatusOK)
+		return cairn_error_set(CAIRN_EIO, "cannot sign a URL for %s: %s", key,
+		                       S3_get_status_name(st));
+	if (strlen(out) >= len)
+		return cairn_error_set(CAIRN_ETOOBIG, "the signed URL for %s is longer than %zu "
+		                       "bytes", key, len - 1);
+	memcpy(buf, out, strlen(out) + 1);
+	explicit_bzero(out, sizeof(out));
+	return 0;
+}
+
 int cairn_s3_ensure_bucket(cairn_s3 *s)
 {
 	/* Existence is asked with an object request, not S3_test_bucket: a
@@ -909,13 +951,9 @@ int cairn_s3_open(cairn_s3 **out, const struct cairn_s3_options *opt)
 	*out = NULL;
 	if (!opt || !opt->endpoint || !*opt->endpoint)
 		return cairn_error_set(CAIRN_EINVAL, "S3 endpoint is not set ([s3] endpoint = host:port)");
-	if (strstr(opt->endpoint, "://") || strchr(opt->endpoint, '/'))
-		return cairn_error_set(CAIRN_EINVAL,
-		                       "S3 endpoint '%s' must be host:port; the scheme is [s3] protocol",
-		                       opt->endpoint);
-	if (strlen(opt->endpoint) > S3_MAX_HOSTNAME_SIZE)
-		return cairn_error_set(CAIRN_EINVAL, "S3 endpoint is longer than %d bytes",
-		                       S3_MAX_HOSTNAME_SIZE);
+	rc = check_endpoint("S3 endpoint", opt->endpoint);
+	if (rc)
+		return rc;
 	if (!opt->bucket || !*opt->bucket)
 		return cairn_error_set(CAIRN_EINVAL, "S3 bucket is not set ([s3] bucket)");
 	/* Never quote a credential, not even a wrong one. */

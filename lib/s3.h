@@ -69,6 +69,18 @@ int cairn_s3_get_range(cairn_s3 *s, const cairn_oid *oid, uint64_t off,
 /* HEAD: size and ETag (unquoted; etag may be NULL). */
 int cairn_s3_head(cairn_s3 *s, const cairn_oid *oid, uint64_t *size, char *etag);
 
+/* A presigned GET of oid's key (query-string authentication, signature
+ * V2) valid until `expires` (seconds since the epoch), for a client that
+ * holds no credentials: "http[s]://host/bucket/objects/ab/<hex>?AWSAccessKeyId=
+ * ...&Expires=...&Signature=...". host is the endpoint as that client
+ * reaches it ("host:port"; NULL = the endpoint this client uses). A Range
+ * header is not part of the signature: the URL serves any range. The URL
+ * is a credential for that one object until it expires: hand it only to
+ * those allowed to read the object, and never log it. No request is made. */
+#define CAIRN_S3_URL_MAX 2048
+int cairn_s3_presign(cairn_s3 *s, const cairn_oid *oid, const char *host, int64_t expires,
+                     char *buf, size_t len);
+
 /* DELETE; an absent key is 0. */
 int cairn_s3_delete(cairn_s3 *s, const cairn_oid *oid);
 

@@ -38,8 +38,10 @@
 #           dd bs=1M; warm = dd again on the same mount. s3fs-fuse and rclone
 #           mount read the same bytes, uploaded once under a plain key, with
 #           a fresh mount (and an empty cache dir) per run.
-#           Also cairnfs with recall_on_read=yes (the default): each object
-#           is recalled into the pool and read there (then released again).
+#           cairnfs reads cold objects straight from S3 with URLs catalogd
+#           signs; also measured with --no-direct (through catalogd), and
+#           with recall_on_read=yes (the default): each object is recalled
+#           into the pool and read there (then released again).
 #  ttfb     a fresh mount, empty cache, page cache dropped: open + read of
 #           the first 4 KiB of the cold file.
 #  rand     the same cold file (recall_on_read=no), random 4 KiB reads with
@@ -111,6 +113,7 @@ write_report() {
 		--info "method_mig=fresh catalog per run and verify level; time from \`cairn tier run\` (min_idle=0) until every object is DUAL; baseline cairn-s3probe bench put (lib/s3, 4 in flight, same count and size)"
 		--info "method_recall=every object COLD, page cache dropped, \`cairn tier recall\` (waits for the job); baseline cairn-s3probe bench get (4 in flight, digest checked), page cache dropped"
 		--info "method_read=dd bs=1M; cold = fresh mount, empty cache dir, page cache dropped, objects COLD with recall_on_read=no; warm = dd again on the same mount"
+		--info "method_readcat=the same cold read with cairnfs --no-direct: every object through catalogd (it GETs from S3, checks, sends) instead of straight from S3 with the URL catalogd signs (the default)"
 		--info "method_readpool=the same cold read with recall_on_read=yes (the default): cairnfs on catalogd's host has each object recalled into the pool (one S3 GET, written with O_DIRECT, synced) and reads the pool copy; released again after each run"
 		--info "method_ttfb=open + read(4096) of that file, cold as above (includes the path lookup)"
 		--info "method_rand=fio randread bs=4k psync, 1 job, --norandommap --randrepeat=0 --invalidate=0, on that file; cold = fresh mount, empty cache dir, page cache dropped, the first ${COLD_IOS} reads; warm = same mount after one dd bs=1M of the whole file, time based ${FIO_SECS}s; IOPS and mean completion latency"
@@ -181,11 +184,11 @@ release_all() {
 	"$CAIRN" tier policy set high_watermark=99% low_watermark=98% >/dev/null
 }
 
-# mount_cairnfs — fresh mount, empty cache dir.
+# mount_cairnfs [ARGS] — fresh mount, empty cache dir; ARGS go to cairnfs.
 mount_cairnfs() {
 	rm -rf "$W/cache-cairnfs"
 	mount_fuse cairnfs "$W/mnt-cairnfs" "$CAIRNFS" "$W/mnt-cairnfs" --catalog "unix:$SOCK" \
-		--cache-dir "$W/cache-cairnfs" -f || die "cairnfs did not mount"
+		--cache-dir "$W/cache-cairnfs" -f "$@" || die "cairnfs did not mount"
 }
 
 mount_s3fs() {
@@ -365,6 +368,19 @@ still_cold() {
 		die "bench/seq@1 is no longer all cold (recall_on_read=no)"
 }
 
+# catalogd_side — cold reads with cairnfs --no-direct: every object through
+# catalogd instead of straight from S3.
+catalogd_side() {
+	local f=$W/mnt-cairnfs/bench/seq/1/seq.bin
+	log "cold reads run $r/$RUNS ($SEQ_LABEL): cairnfs --no-direct"
+	mount_cairnfs --no-direct
+	drop_caches
+	timed "seq.cairncat.cold.s" dd if="$f" of=/dev/null bs=1M status=none
+	cmp "$f" "$SRC_SEQ/seq.bin" || die "$f differs from its source"
+	unmount_fuse
+	still_cold
+}
+
 # pool_side — the default, recall_on_read=yes: cairnfs on catalogd's host
 # has each object recalled into the pool and reads the pool copy. Every
 # object ends DUAL; they are all released again afterwards.
@@ -398,6 +414,7 @@ if want read; then
 		drop_caches
 		out=$("$PROBE" bench get "$SEQ_OBJS" "$OBJ" 4) || die "cairn-s3probe bench get failed"
 		rec raw.getseq.s "$(awk '{ print $5 }' <<<"$out")"
+		catalogd_side
 		pool_side
 		peer_sides read_side "cold reads run $r/$RUNS"
 	done

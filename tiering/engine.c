@@ -1616,6 +1616,9 @@ int tier_engine_status(struct tier_engine *e, json_t **out)
 			"every", every,
 			"last_all", (json_int_t)e->scrub_last,
 			"next", (json_int_t)(due == INT64_MAX ? 0 : due)));
+		json_object_set_new(o, "urls", json_pack("{s:I,s:I}",
+			"ttl", (json_int_t)e->base.s3_presign_ttl,
+			"signed", (json_int_t)e->urls_signed));
 	}
 	pthread_mutex_unlock(&e->mu);
 	*out = o;

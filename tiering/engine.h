@@ -226,6 +226,26 @@ void tier_view_release(struct tier_view *v);
 int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64_t off,
                              void *buf, size_t len, unsigned log2,
                              const uint64_t *digests);
+/* A presigned URL from which a reader fetches a COLD object's bytes from
+ * S3 itself (cairn_s3_presign, valid for [s3] presign_ttl, with the host
+ * [s3] public_endpoint when set), so that catalogd is not on the data path.
+ * Given only for objects whose bytes are only in S3 (COLD, RECALLING,
+ * RELEASING); for the others `given` is false and the reader reads through
+ * catalogd. The reader must check the bytes against the object's digest:
+ * the S3 server's word is not enough. The object is noted as accessed and,
+ * under recall_on_read, a COLD one is queued for recall as a read through
+ * catalogd would. CAIRN_EPERM when no URLs are given (no cold tier, or
+ * presign_ttl = 0); CAIRN_ENOTFOUND for an object the catalog does not
+ * record. The URL is a credential for that object: never log it. */
+struct tier_url {
+	bool given;                     /* url and expires are set */
+	int state;                      /* enum cairn_tier_state */
+	uint64_t size;
+	int64_t expires;                /* seconds since the epoch */
+	char url[CAIRN_S3_URL_MAX];
+};
+int tier_engine_presign(struct tier_engine *e, const cairn_oid *oid, struct tier_url *out);
+
 /* Queues a background recall of a COLD object a reader is likely to want
  * next (sequential reads); drops it when the queue is busy. */
 void tier_engine_prefetch(struct tier_engine *e, const cairn_oid *oid);

@@ -160,6 +160,7 @@ struct tier_engine {
 	struct tier_rate rate_migrate, rate_recall;
 	uint64_t tot_objects[3], tot_bytes[3];  /* migrated, released, recalled */
 	uint64_t scrub_checked, scrub_repaired, scrub_damaged;  /* objects */
+	uint64_t urls_signed;           /* tier_engine_presign */
 	int64_t scrub_last;             /* start of the last scrub of all (0: none) */
 	int64_t scrub_retry;            /* a scheduled scrub that could not start:
 	                                 * not before this */

@@ -585,6 +585,54 @@ int tier_engine_recall_wait(struct tier_engine *e, const cairn_oid *oid)
 	return rc;
 }
 
+int tier_engine_presign(struct tier_engine *e, const cairn_oid *oid, struct tier_url *out)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	const char *host = e->base.s3_public_endpoint;
+	struct tier_object o;
+	int64_t now = tier_now();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	cairn_oid_fmt(hex, oid);
+	if (e->s3 == NULL)
+		return cairn_error_set(CAIRN_EPERM, "no URL for object %s: there is no cold "
+		                       "tier ([s3] endpoint is not set)", hex);
+	if (e->base.s3_presign_ttl == 0)
+		return cairn_error_set(CAIRN_EPERM, "no URL for object %s: catalogd hands out "
+		                       "none ([s3] presign_ttl = 0); read it through catalogd",
+		                       hex);
+	rc = e->ops->get(e->ctx, oid, &o);
+	if (rc != 0)
+		return rc;
+	out->state = o.state;
+	out->size = o.size;
+	/* Only bytes that are nowhere else: a pool copy is read through
+	 * catalogd (the caller gets no URL). RELEASING counts as cold: its
+	 * pool copy may be gone by the time the reader comes for it. */
+	if (o.state != CAIRN_TIER_COLD && o.state != CAIRN_TIER_RECALLING &&
+	    o.state != CAIRN_TIER_RELEASING)
+		return 0;
+	if (!o.s3.verified)
+		return cairn_error_set(CAIRN_ECORRUPT, "object %s is %s without a verified S3 "
+		                       "copy", hex, cairn_tier_state_name(o.state));
+	out->expires = now + (int64_t)e->base.s3_presign_ttl;
+	rc = cairn_s3_presign(e->s3, oid, *host ? host : NULL, out->expires, out->url,
+	                      sizeof(out->url));
+	if (rc != 0)
+		return rc;
+	out->given = true;
+	pthread_mutex_lock(&e->mu);
+	e->urls_signed++;
+	pthread_mutex_unlock(&e->mu);
+	/* The reader reads it: that is an access, and under recall_on_read
+	 * the object comes back to the pool as if catalogd had served it. */
+	tier_engine_accessed(e, oid, now);
+	if (o.state == CAIRN_TIER_COLD)
+		tier_engine_prefetch(e, oid);
+	return 0;
+}
+
 int tier_engine_fetch_blocks(struct tier_engine *e, const cairn_oid *oid, uint64_t off,
                              void *buf, size_t len, unsigned log2,
                              const uint64_t *digests)

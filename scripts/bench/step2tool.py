@@ -234,6 +234,8 @@ def report(samples_path, out_path, info_args):
     sl = info.get("seq", "file")
     rate("cold sequential read of a %s file (dd bs=1M)" % sl, seq, "seq.cairn.cold.s",
          "raw.getseq.s", "raw GET, 4 in flight", "≥ 0.9×")
+    rate("same, cairnfs --no-direct: through catalogd", seq, "seq.cairncat.cold.s",
+         "raw.getseq.s", "raw GET, 4 in flight", "—")
     rate("same, recall_on_read=yes (the default): read from the pool copy", seq,
          "seq.cairnpool.cold.s", "raw.getseq.s", "raw GET, 4 in flight", "≥ 0.9×")
     peers = (("s3fs", "s3fs-fuse"), ("rclone", "rclone mount"),
@@ -267,7 +269,7 @@ def report(samples_path, out_path, info_args):
 
     lines = ["# cairn step-2 benchmark (tiering)", ""]
     for k in ("date", "host", "kernel", "work_dir", "source", "build", "runs", "s3",
-              "tiering", "mig", "seq", "tree", "method_mig", "method_recall", "method_read", "method_readpool",
+              "tiering", "mig", "seq", "tree", "method_mig", "method_recall", "method_read", "method_readcat", "method_readpool",
               "method_ttfb", "method_rand", "method_walk", "fio", "peers", "notes"):
         if k in info:
             lines.append("- %s: %s" % (k.replace("_", " "), info[k]))

@@ -21,6 +21,9 @@ tier_of() { getfattr --only-values -n user.cairn.tier "$1"; }
 # Requests catalogd has logged so far (its log level is debug here).
 requests() { grep -c "$1" "$T/catalogd.log" || true; }
 cached() { [ -f "$1/${2:0:2}/${2:2:2}/$2" ]; }
+# Whole downloads cairnfs started of object $1 (a regex: [0-9a-f]* for
+# all): through catalogd, or straight from S3 with a URL it asked for.
+downloads() { requests "GET /v1/objects/$1\(/url\)\? "; }
 release_all() {
 	cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
 	cairn tier run >/dev/null
@@ -93,22 +96,52 @@ umount_cairnfs "$T/mnt"
 rm -rf "$T/cache"
 mount_cairnfs "$T/mnt" --cache-dir "$T/cache" --timeout $TIMEOUT
 
-# ---- concurrent readers: one download per object -----------------------------
-drop_caches
-declare -A before
-for id in "${BIG[@]}"; do before[$id]=$(requests "GET /v1/objects/$id "); done
-pids=()
-for i in 1 2 3 4 5 6; do
-	cmp "$M/big.bin" "$T/src/big.bin" >"$T/cmp.$i" 2>&1 &
-	pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p" || fail "a concurrent read of big.bin differs: $(cat "$T"/cmp.*)"; done
-for id in "${BIG[@]}"; do
-	n=$(($(requests "GET /v1/objects/$id ") - ${before[$id]}))
-	[ "$n" -eq 1 ] || fail "object $id was downloaded $n times"
-done
+# ---- concurrent readers: one S3 GET per object --------------------------------
+# GETs s3rver has logged for an object's key.
+s3_gets() { grep -c "/objects/${1:0:2}/$1[ ?]" "$T/s3rver.log" || true; }
+# Six readers of the whole file at once. Each object is fetched from S3
+# once; "via" is how: straight from S3 with a URL catalogd signed (the
+# default: catalogd sends no byte), or through catalogd (--no-direct).
+# The blocks a first read of an object is served from (through catalogd)
+# are a range GET of their own.
+concurrent_reads() {
+	local via=$1 id n
+	declare -A s3b catb urlb blkb
+	drop_caches
+	for id in "${BIG[@]}"; do
+		s3b[$id]=$(s3_gets "$id")
+		catb[$id]=$(requests "GET /v1/objects/$id ")
+		urlb[$id]=$(requests "GET /v1/objects/$id/url ")
+		blkb[$id]=$(requests "GET /v1/objects/$id/blocks")
+	done
+	pids=()
+	for i in 1 2 3 4 5 6; do
+		cmp "$M/big.bin" "$T/src/big.bin" >"$T/cmp.$i" 2>&1 &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || fail "a concurrent read of big.bin differs: $(cat "$T"/cmp.*)"; done
+	for id in "${BIG[@]}"; do
+		n=$(($(s3_gets "$id") - ${s3b[$id]} - ($(requests "GET /v1/objects/$id/blocks") - ${blkb[$id]})))
+		[ "$n" -eq 1 ] || fail "object $id was fetched from S3 $n times ($via)"
+		n=$(($(requests "GET /v1/objects/$id ") - ${catb[$id]}))
+		case $via in
+		direct) [ "$n" -eq 0 ] || fail "object $id went through catalogd $n times (direct)"
+			n=$(($(requests "GET /v1/objects/$id/url ") - ${urlb[$id]}))
+			[ "$n" -eq 1 ] || fail "object $id: $n URLs asked for" ;;
+		*) [ "$n" -eq 1 ] || fail "object $id went through catalogd $n times ($via)" ;;
+		esac
+	done
+	log "ok: six concurrent readers, one S3 GET per object ($via)"
+}
+concurrent_reads direct
+umount_cairnfs "$T/mnt"
+rm -rf "$T/cache"
+mount_cairnfs "$T/mnt" --cache-dir "$T/cache" --timeout $TIMEOUT --no-direct
+concurrent_reads catalogd
 # recall_on_read=no: everything is still cold, served from the cache.
 assert_eq "cold after reads without recall_on_read" "$total" "$(state_count cold)"
+jq -e '.urls.signed >= 32 and .urls.ttl == 900' <<<"$(api /v1/tier/status)" >/dev/null ||
+	fail "URLs in tier status: $(api /v1/tier/status | jq -c .urls)"
 
 umount_cairnfs "$T/mnt"
 
@@ -122,7 +155,7 @@ mount_cairnfs "$T/mntr" --cache-dir "$T/cacher" --timeout $TIMEOUT
 mapfile -t WIDE < <(ids_of "$T/mntr/cold/1/wide.bin")
 drop_caches
 declare -A gets
-for k in 5 90; do gets[$k]=$(requests "GET /v1/objects/${WIDE[$k]} "); done
+for k in 5 90; do gets[$k]=$(downloads "${WIDE[$k]}"); done
 $PY - "$T/mntr/cold/1/wide.bin" "$T/src/wide.bin" $CHUNK 190 100 10 60 90 5 5 <<'PYEOF' ||
 import os, sys
 path, src, chunk = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -146,7 +179,7 @@ PYEOF
 # twice: by blocks, then downloaded whole.
 wait_until "the object read twice downloaded" 20 cached "$T/cacher" "${WIDE[5]}"
 assert_eq "whole downloads of an object a random reader read once" "${gets[90]}" \
-	"$(requests "GET /v1/objects/${WIDE[90]} ")"
+	"$(downloads "${WIDE[90]}")"
 ! cached "$T/cacher" "${WIDE[90]}" || fail "an object read once at random was downloaded"
 [ "$(requests "GET /v1/objects/${WIDE[5]}/blocks")" -ge 2 ] ||
 	fail "the random reader's reads of object 5 did not go by blocks"
@@ -200,9 +233,9 @@ wait_until "no moves in flight" 30 no_moves
 assert_eq "tier of a recalled file" dual "$(tier_of "$M/big.bin")"
 rm -rf "$T/cache3"/??
 drop_caches
-before=$(requests "GET /v1/objects/[0-9a-f]* ")
+before=$(downloads "[0-9a-f]*")
 cmp "$M/big.bin" "$T/src/big.bin" || fail "big.bin from the pool differs"
-assert_eq "downloads of a recalled file" "$before" "$(requests "GET /v1/objects/[0-9a-f]* ")"
+assert_eq "downloads of a recalled file" "$before" "$(downloads "[0-9a-f]*")"
 for id in "${BIG[@]}"; do ! cached "$T/cache3" "$id" || fail "$id came from the cache, not the pool"; done
 
 # ---- a partly recalled file is mixed ---------------------------------------------
@@ -241,7 +274,7 @@ seen1=$(api "/v1/objects/$first/info" | jq -r .last_access)
 release_all
 mount_cairnfs "$T/mnt5" --cache-dir "$T/cache5" --timeout $TIMEOUT
 drop_caches
-before=$(requests "GET /v1/objects/[0-9a-f]* ")
+before=$(downloads "[0-9a-f]*")
 recalls=$(requests "POST /v1/objects/[0-9a-f]*/recall")
 cmp "$T/mnt5/cold/1/big.bin" "$T/src/big.bin" || fail "big.bin recalled into the pool differs"
 for id in "${BIG[@]}"; do
@@ -249,7 +282,7 @@ for id in "${BIG[@]}"; do
 	assert_eq "state of $id after its read" dual "$(api "/v1/objects/$id/info" | jq -r .state)"
 done
 assert_eq "whole downloads when the pool gets the objects" "$before" \
-	"$(requests "GET /v1/objects/[0-9a-f]* ")"
+	"$(downloads "[0-9a-f]*")"
 [ "$(requests "POST /v1/objects/[0-9a-f]*/recall")" -gt "$recalls" ] ||
 	fail "cairnfs did not ask catalogd to recall into the pool"
 verify_pool

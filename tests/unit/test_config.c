@@ -83,6 +83,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.verify, CAIRN_VERIFY_READBACK);
 	assert_int_equal(c.s3_timeout, 30);
 	assert_int_equal(c.s3_retries, 4);
+	assert_int_equal(c.s3_presign_ttl, 15 * 60);
+	assert_string_equal(c.s3_public_endpoint, "");
 
 	assert_int_equal(cairn_config_finish(&c), 0);
 	assert_string_equal(c.pool_path, "/var/lib/cairn/pool");
@@ -212,6 +214,9 @@ static void test_bad_values(void **state)
 		{ "tiering.verify=md5", "checksum, readback" },
 		{ "s3.protocol=ftp", "http, https" },
 		{ "s3.uri_style=dns", "'dns'" },
+		{ "s3.presign_ttl=8d", "longer than 604800s" },
+		{ "s3.endpoint=http://127.0.0.1:9000", "not host[:port]" },
+		{ "s3.public_endpoint=s3.example.org/cairn", "not host[:port]" },
 		{ "catalog.log_level=verbose", "'verbose'" },
 		{ "catalog.listen=8443", "host:port" },
 		{ "catalog.listen=host:99999", "host:port" },
