@@ -423,9 +423,8 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	const char *p = data;
 
 	if (len > d->want - d->got)
-		return cairn_error_set(CAIRN_ECORRUPT,
-		                       "object %s: catalogd sent more than its %" PRIu64 " bytes",
-		                       d->hex, d->want);
+		return cairn_error_set(CAIRN_ECORRUPT, "more than the object's %" PRIu64
+		                       " bytes arrived", d->want);
 	cairn_hasher_update(d->h, data, len);
 	d->got += len;
 	while (len > 0) {
@@ -501,8 +500,9 @@ static int download_direct(struct download *d, const cairn_oid *oid)
 		                       msg);
 	}
 	/* Damaged bytes, an expired or refused URL, an S3 endpoint this host
-	 * cannot reach: catalogd tries too, and logs and counts what it
-	 * finds where an admin looks. */
+	 * cannot reach, S3 busy (catalogd retries with backoff): catalogd
+	 * tries too, and logs and counts what it finds where an admin
+	 * looks. */
 	if (rc == CAIRN_ECORRUPT)
 		log_error(MOD, "object %s: %s; not served, asking catalogd", d->hex,
 		          cairn_error_msg());

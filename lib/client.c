@@ -527,9 +527,7 @@ static void url_host(char *buf, size_t len, const char *url)
 static int fetch_error(const char *host, long status, const struct buf *body)
 {
 	const char *code = body->data ? strstr(body->data, "<Code>") : NULL;
-	int rc = status == 404 ? CAIRN_ENOTFOUND :
-	         status == 403 ? CAIRN_EPERM :
-	         status == 503 || status == 500 ? CAIRN_ERETRY : CAIRN_EIO;
+	int rc = status == 404 ? CAIRN_ENOTFOUND : status == 403 ? CAIRN_EPERM : CAIRN_EIO;
 
 	if (code) {
 		code += 6;

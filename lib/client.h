@@ -50,9 +50,10 @@ int cairn_client_download(cairn_client *c, const char *path,
  * presigned S3 URL), body streamed to sink as for cairn_client_download,
  * on a second handle of the client that keeps its own connection alive;
  * the client's timeout applies. Only 200 is success. Errors: 404
- * CAIRN_ENOTFOUND, 403 CAIRN_EPERM (refused or expired), 500/503 and a
- * timeout CAIRN_ERETRY, anything else CAIRN_EIO. Messages name the host
- * and the server's error code, never the URL (it carries a signature). */
+ * CAIRN_ENOTFOUND, 403 CAIRN_EPERM (refused or expired), the timeout
+ * reached CAIRN_ERETRY, anything else (other statuses, connection
+ * failures) CAIRN_EIO. Not retried here. Messages name the host and the
+ * server's error code, never the URL (it carries a signature). */
 int cairn_client_fetch(cairn_client *c, const char *url, cairn_client_sink sink, void *ctx);
 
 /* Percent-escapes one path or query component; malloc'd, caller frees. */

@@ -2,7 +2,9 @@
  * test, on a Unix socket in a temp dir: JSON requests and responses, error
  * bodies mapped to codes and messages, chunked uploads, streamed downloads
  * and a sink that stops them, the response cap, connection reuse, and
- * transport failures. Also URL escaping and dataset paths. */
+ * transport failures. The same server on 127.0.0.1 stands for an S3
+ * endpoint for cairn_client_fetch (presigned URLs). Also URL escaping and
+ * dataset paths. */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <signal.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -34,8 +37,9 @@ struct conn {
 };
 
 static char sock_dir[64], sock_path[100];
-static int listen_fd = -1;
-static pthread_t server_thread;
+static int listen_fd = -1, tcp_fd = -1;
+static int tcp_port;
+static pthread_t server_thread, tcp_thread;
 static int connections;   /* accepted so far */
 
 static int fill(struct conn *c)
@@ -234,7 +238,23 @@ static int handle(struct conn *c, int conn_no, int *requests)
 		                  "something_new", "message", "taken"));
 	} else if (!strcmp(path, "/v1/err/plain")) {
 		rc = respond(c->fd, 502, "text/plain", "bad gateway", 11);
-	} else if (!strcmp(path, "/v1/download")) {
+	} else if (!strncmp(path, "/s3/denied?", 11)) {
+		static const char xml[] = "<?xml version=\"1.0\"?><Error><Code>AccessDenied"
+		                          "</Code><Message>Request has expired</Message></Error>";
+		rc = respond(c->fd, 403, "application/xml", xml, sizeof(xml) - 1);
+	} else if (!strcmp(path, "/s3/missing")) {
+		static const char xml[] = "<Error><Code>NoSuchKey</Code></Error>";
+		rc = respond(c->fd, 404, "application/xml", xml, sizeof(xml) - 1);
+	} else if (!strcmp(path, "/s3/busy")) {
+		rc = respond(c->fd, 503, "text/plain", "slow down", 9);
+	} else if (!strcmp(path, "/s3/slow")) {
+		sleep(3);
+		rc = respond(c->fd, 200, "text/plain", "late", 4);
+	} else if (!strcmp(path, "/s3/partial")) {
+		static const char head[] = "HTTP/1.1 206 Partial Content\r\nContent-Length: 3\r\n\r\n";
+		write_all(c->fd, head, sizeof(head) - 1);
+		rc = write_all(c->fd, "abc", 3);
+	} else if (!strcmp(path, "/v1/download") || !strncmp(path, "/s3/download?", 13)) {
 		char *b = malloc(DOWNLOAD_LEN);
 
 		for (size_t i = 0; i < DOWNLOAD_LEN; i++)
@@ -263,23 +283,27 @@ out:
 	return rc;
 }
 
+/* arg: the listening socket (Unix or TCP), one thread each. */
 static void *serve(void *arg)
 {
-	static struct conn c;
+	int lfd = *(int *)arg;
+	struct conn *c = malloc(sizeof(*c));
 
 	for (;;) {
-		int fd = accept(listen_fd, NULL, NULL);
+		int fd = accept(lfd, NULL, NULL);
 		int requests = 0, no;
 
 		if (fd < 0)
-			return NULL;
+			break;
 		no = __atomic_add_fetch(&connections, 1, __ATOMIC_SEQ_CST);
-		memset(&c, 0, sizeof(c));
-		c.fd = fd;
-		while (handle(&c, no, &requests) == 0)
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		while (handle(c, no, &requests) == 0)
 			;
 		close(fd);
 	}
+	free(c);
+	return NULL;
 }
 
 static int start_server(void **state)
@@ -295,7 +319,20 @@ static int start_server(void **state)
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(listen_fd, 8) < 0)
 		return -1;
-	return pthread_create(&server_thread, NULL, serve, NULL);
+	if (pthread_create(&server_thread, NULL, serve, &listen_fd) != 0)
+		return -1;
+
+	/* And on a port of 127.0.0.1 the kernel picks. */
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t inlen = sizeof(in);
+
+	tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (tcp_fd < 0 || bind(tcp_fd, (struct sockaddr *)&in, sizeof(in)) < 0 ||
+	    listen(tcp_fd, 8) < 0 || getsockname(tcp_fd, (struct sockaddr *)&in, &inlen) < 0)
+		return -1;
+	tcp_port = ntohs(in.sin_port);
+	return pthread_create(&tcp_thread, NULL, serve, &tcp_fd);
 }
 
 static int stop_server(void **state)
@@ -304,6 +341,9 @@ static int stop_server(void **state)
 	shutdown(listen_fd, SHUT_RDWR);
 	close(listen_fd);
 	pthread_join(server_thread, NULL);
+	shutdown(tcp_fd, SHUT_RDWR);
+	close(tcp_fd);
+	pthread_join(tcp_thread, NULL);
 	unlink(sock_path);
 	rmdir(sock_dir);
 	return 0;
@@ -517,6 +557,86 @@ static void test_download(void **state)
 	cairn_client_free(c);
 }
 
+/* A URL on the TCP side of the test server. */
+static const char *tcp_url(const char *path)
+{
+	static char url[256];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", tcp_port, path);
+	return url;
+}
+
+static void test_fetch(void **state)
+{
+	cairn_client *c = connect_client();
+	struct sink s = { 0 };
+	char host[64];
+
+	snprintf(host, sizeof(host), "127.0.0.1:%d", tcp_port);
+	/* the body streams to the sink, on its own connection (the client's
+	 * catalogd connection is a Unix socket) */
+	assert_int_equal(cairn_client_fetch(c, tcp_url("/s3/download?Signature=s3cr3t"),
+	                                    check_sink, &s), 0);
+	assert_int_equal(s.got, DOWNLOAD_LEN);
+	assert_false(s.mismatch);
+	s = (struct sink){ 0 };
+	assert_int_equal(cairn_client_fetch(c, tcp_url("/s3/download?Signature=s3cr3t"),
+	                                    check_sink, &s), 0);
+	assert_int_equal(s.got, DOWNLOAD_LEN);
+	/* and the catalogd connection is still there for API calls */
+	json_t *out = NULL;
+	assert_int_equal(cairn_client_json(c, "GET", "/v1/echo", NULL, &out), 0);
+	json_decref(out);
+
+	/* S3's errors: the code from the XML body, the host, never the URL */
+	s = (struct sink){ 0 };
+	assert_int_equal(cairn_client_fetch(c, tcp_url("/s3/denied?Signature=s3cr3t"),
+	                                    check_sink, &s), CAIRN_EPERM);
+	assert_non_null(strstr(cairn_error_msg(), "AccessDenied"));
+	assert_non_null(strstr(cairn_error_msg(), host));
+	assert_null(strstr(cairn_error_msg(), "s3cr3t"));
+	assert_int_equal(s.calls, 0);
+	assert_int_equal(cairn_client_fetch(c, tcp_url("/s3/missing"), check_sink, &s),
+	                 CAIRN_ENOTFOUND);
+	assert_non_null(strstr(cairn_error_msg(), "NoSuchKey"));
+	assert_int_equal(cairn_client_fetch(c, tcp_url("/s3/busy"), check_sink, &s), CAIRN_EIO);
+	assert_non_null(strstr(cairn_error_msg(), "503"));
+	/* only a whole object is success */
+	assert_int_equal(cairn_client_fetch(c, tcp_url("/s3/partial"), check_sink, &s),
+	                 CAIRN_EIO);
+	assert_non_null(strstr(cairn_error_msg(), "206"));
+	/* the client's timeout bounds it, and says so apart from the rest */
+	cairn_client_set_timeout(c, 1);
+	assert_int_equal(cairn_client_fetch(c, tcp_url("/s3/slow"), check_sink, &s),
+	                 CAIRN_ERETRY);
+	assert_int_equal(cairn_client_fetch(c, "ftp://127.0.0.1/x", check_sink, &s),
+	                 CAIRN_EINVAL);
+	cairn_client_free(c);
+}
+
+static void test_fetch_unreachable(void **state)
+{
+	cairn_client *c = connect_client();
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t inlen = sizeof(in);
+	struct sink s = { 0 };
+	char url[128];
+	int fd;
+
+	/* a port that was free a moment ago, with no one listening on it */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&in, &inlen), 0);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/objects/x?Signature=s3cr3t",
+	         ntohs(in.sin_port));
+	assert_int_equal(cairn_client_fetch(c, url, check_sink, &s), CAIRN_EIO);
+	assert_non_null(strstr(cairn_error_msg(), "cannot reach 127.0.0.1:"));
+	assert_null(strstr(cairn_error_msg(), "s3cr3t"));
+	cairn_client_free(c);
+}
+
 static void test_response_cap(void **state)
 {
 	cairn_client *c = connect_client();
@@ -615,6 +735,8 @@ int main(void)
 		cmocka_unit_test(test_error_bodies),
 		cmocka_unit_test(test_chunked_upload),
 		cmocka_unit_test(test_download),
+		cmocka_unit_test(test_fetch),
+		cmocka_unit_test(test_fetch_unreachable),
 		cmocka_unit_test(test_response_cap),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_addresses),
