@@ -141,6 +141,7 @@ struct req {
 	const uint8_t *src;
 	size_t src_len, src_off;
 	/* GET */
+	int whole;                  /* no Range: the object, however long */
 	uint64_t off;
 	uint8_t *dst;
 	size_t dst_cap, dst_len;
@@ -451,7 +452,8 @@ static void start(struct req *r, S3RequestContext *ctx)
 		S3GetConditions gc = { -1, -1, NULL, NULL };
 		S3GetObjectHandler h = { rh, on_get_data };
 
-		S3_get_object(&s->bc, r->what, &gc, r->off, r->dst_cap, ctx, &h, r);
+		S3_get_object(&s->bc, r->what, &gc, r->whole ? 0 : r->off,
+		              r->whole ? 0 : r->dst_cap, ctx, &h, r);
 		break;
 	}
 	case OP_HEAD:
@@ -568,6 +570,10 @@ static int judge(struct req *r)
 	if (r->timed_out)
 		return cairn_error_set(CAIRN_ERETRY, "S3 %s %s: no answer within %ld ms",
 		                       op, r->what, r->s->timeout_ms);
+	if (r->overflow && r->whole)
+		return cairn_error_set(CAIRN_ECORRUPT,
+		                       "S3 %s %s: the object is longer than %zu bytes",
+		                       op, r->what, r->dst_cap);
 	if (r->overflow)
 		return cairn_error_set(CAIRN_ECORRUPT,
 		                       "S3 %s %s: the server sent more than the %zu bytes asked for",
@@ -723,6 +729,36 @@ int cairn_s3_put(cairn_s3 *s, const cairn_oid *oid, const void *data, size_t len
                  uint8_t *md5_out, char *etag_out)
 {
 	return put(s, oid, data, len, md5_out, etag_out, 1);
+}
+
+int cairn_s3_put_unchecked(cairn_s3 *s, const cairn_oid *oid, const void *data, size_t len,
+                           uint8_t *md5_out)
+{
+	return put(s, oid, data, len, md5_out, NULL, 0);
+}
+
+int cairn_s3_get(cairn_s3 *s, const cairn_oid *oid, void *buf, size_t cap, size_t *nread,
+                 char *etag)
+{
+	char key[KEY_MAX];
+	struct req r;
+	int rc;
+
+	*nread = 0;
+	if (etag)
+		etag[0] = '\0';
+	cairn_s3_key(key, sizeof(key), oid);
+	req_init(&r, s, OP_GET, key);
+	r.whole = 1;
+	r.dst = buf;
+	r.dst_cap = cap;
+	rc = perform(&r);
+	if (rc == 0) {
+		*nread = r.dst_len;
+		if (etag)
+			snprintf(etag, ETAG_MAX, "%s", r.etag);
+	}
+	return rc;
 }
 
 int cairn_s3_get_range(cairn_s3 *s, const cairn_oid *oid, uint64_t off,

@@ -19,7 +19,7 @@
  *
  * "Verified" is decided by the caller, never by the server's word: put
  * returns the MD5 it computed while sending and the ETag the server gave;
- * a readback is get_range + digest (see tiering/).
+ * a readback is cairn_s3_get + digest (see tiering/).
  */
 #ifndef CAIRN_S3_H
 #define CAIRN_S3_H
@@ -61,6 +61,19 @@ void cairn_s3_key(char *buf, size_t len, const cairn_oid *oid);
  * (CAIRN_ECORRUPT on a mismatch). The store table's put skips the HEAD. */
 int cairn_s3_put(cairn_s3 *s, const cairn_oid *oid, const void *data, size_t len,
                  uint8_t *md5_out, char *etag_out);
+
+/* The PUT alone, with Content-MD5 (md5_out as for cairn_s3_put): for a
+ * caller that checks what the server stored itself (a HEAD, or a read-back
+ * with cairn_s3_get), so that one request does not do it twice. */
+int cairn_s3_put_unchecked(cairn_s3 *s, const cairn_oid *oid, const void *data, size_t len,
+                           uint8_t *md5_out);
+
+/* GET of the whole object (no Range) into buf: *nread is its length;
+ * CAIRN_ECORRUPT when it is longer than cap, so a stored object with
+ * bytes past the ones expected is caught (a range GET would not see them).
+ * etag (at least 80 bytes, may be NULL) gets its ETag, unquoted. */
+int cairn_s3_get(cairn_s3 *s, const cairn_oid *oid, void *buf, size_t cap, size_t *nread,
+                 char *etag);
 
 /* Range GET of [off, off+len) into buf; *nread < len only at the end. */
 int cairn_s3_get_range(cairn_s3 *s, const cairn_oid *oid, uint64_t off,

@@ -9,8 +9,9 @@
  *   migrate  HOT ─mark─▶ MIGRATING   tier.migrate.marked
  *            read the pool copy, check its digest (a damaged pool copy is
  *            never sent), PUT with Content-MD5     tier.migrate.uploaded
- *            verify: HEAD size, then ETag = our MD5 (checksum) or GET the
- *            whole object back and hash it (readback)  tier.migrate.verified
+ *            verify: HEAD size and ETag = our MD5 (checksum), or GET the
+ *            whole object back, its length and hash (readback)
+ *                                                  tier.migrate.verified
  *            MIGRATING ─▶ DUAL with the S3 facts   tier.migrate.recorded
  *            any failure: MIGRATING ─▶ HOT (the S3 key may stay: harmless,
  *            it is overwritten by the next attempt)
@@ -127,10 +128,14 @@ static int read_pool_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t 
 	return 0;
 }
 
-/* Reads the whole S3 copy into buf (size bytes) and checks it: CAIRN_ENOTFOUND
- * when S3 has none, CAIRN_ECORRUPT when it is short or not the object. */
+/* Reads the S3 copy's size bytes into buf and checks them: CAIRN_ENOTFOUND
+ * when S3 has none, CAIRN_ECORRUPT when it is short or not the object.
+ * exact: the stored object must be those bytes and no more (a read-back
+ * of what was just uploaded), and etag (TIER_ETAG_MAX) gets the server's
+ * ETag; otherwise (a reader's fetch, a scrub's verdict) bytes past the end
+ * do not make the object's bytes wrong, and etag is not asked for. */
 static int read_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
-                        uint8_t *buf, bool background)
+                        uint8_t *buf, bool background, bool exact, char *etag)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
 	cairn_oid got;
@@ -139,9 +144,15 @@ static int read_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t si
 
 	cairn_oid_fmt(hex, oid);
 	tier_throttle(e, size, background);
-	rc = cairn_s3_get_range(e->s3, oid, 0, buf, (size_t)size, &nread);
+	if (exact)
+		rc = cairn_s3_get(e->s3, oid, buf, (size_t)size, &nread, etag);
+	else
+		rc = cairn_s3_get_range(e->s3, oid, 0, buf, (size_t)size, &nread);
 	if (rc == CAIRN_ENOTFOUND)
 		return cairn_error_set(CAIRN_ENOTFOUND, "S3 has no copy of %s", hex);
+	if (rc == CAIRN_ECORRUPT && exact)
+		return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is longer than its "
+		                       "%llu bytes", hex, (unsigned long long)size);
 	if (rc != 0)
 		return cairn_error_prefix(rc, "fetch %s", hex);
 	if (nread != size)
@@ -155,37 +166,50 @@ static int read_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t si
 	return 0;
 }
 
-/* Checks the S3 copy as `verify` says, never on the server's word alone:
- * HEAD must report exactly size bytes; then either the ETag is the MD5 we
- * computed while sending (checksum), or the bytes read back hash to oid
- * (readback). buf (size bytes) is free to overwrite. */
-static int verify_s3_copy(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
-                          int verify, const uint8_t md5[16], const char *etag,
-                          uint8_t *buf)
+/* Uploads the object (size bytes in buf, checked against oid by the
+ * caller) and checks the S3 copy as `verify` says, never on the server's
+ * word alone: either a HEAD reports exactly size bytes and an ETag that is
+ * the MD5 we computed while sending (checksum), or the whole object read
+ * back is size bytes hashing to oid (readback; it says all a HEAD would).
+ * md5 and etag (TIER_ETAG_MAX) get what is recorded with the copy. buf is
+ * overwritten by a read-back (with the same bytes, if it passes). `point`
+ * is the caller's crash point between the upload and the check. */
+static int put_verified(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
+                        int verify, uint8_t *buf, uint8_t md5[16], char *etag,
+                        const char *point)
 {
-	char hex[CAIRN_OID_HEXLEN + 1], md5hex[33], hetag[TIER_ETAG_MAX] = "";
+	char hex[CAIRN_OID_HEXLEN + 1], md5hex[33];
 	uint64_t hsize = 0;
 	int rc;
 
 	cairn_oid_fmt(hex, oid);
-	rc = cairn_s3_head(e->s3, oid, &hsize, hetag);
+	etag[0] = '\0';
+	tier_throttle(e, size, true);
+	rc = cairn_s3_put_unchecked(e->s3, oid, buf, (size_t)size, md5);
+	if (rc != 0)
+		return rc;
+	cairn_crash_point(point);
+	if (verify == CAIRN_VERIFY_READBACK) {
+		rc = read_s3_copy(e, oid, size, buf, true, true, etag);
+		if (rc != 0)
+			return cairn_error_prefix(rc, "read back");
+		return 0;
+	}
+	rc = cairn_s3_head(e->s3, oid, &hsize, etag);
+	if (rc == CAIRN_ENOTFOUND)
+		/* Acknowledged but not there (yet): worth another try. */
+		return cairn_error_set(CAIRN_ERETRY, "verify %s: S3 acknowledged the PUT but "
+		                       "has no such object", hex);
 	if (rc != 0)
 		return cairn_error_prefix(rc, "verify %s", hex);
 	if (hsize != size)
 		return cairn_error_set(CAIRN_ECORRUPT, "S3 holds %llu bytes for %s, not "
 		                       "the %llu sent", (unsigned long long)hsize, hex,
 		                       (unsigned long long)size);
-	if (verify == CAIRN_VERIFY_CHECKSUM) {
-		hexfmt(md5hex, md5, 16);
-		if (strcasecmp(etag, md5hex) != 0 || (hetag[0] && strcasecmp(hetag, md5hex) != 0))
-			return cairn_error_set(CAIRN_ECORRUPT, "S3's ETag for %s (%.40s) is not "
-			                       "the MD5 of the bytes sent (%s)", hex,
-			                       hetag[0] ? hetag : etag, md5hex);
-		return 0;
-	}
-	rc = read_s3_copy(e, oid, size, buf, true);
-	if (rc != 0)
-		return cairn_error_prefix(rc, "read back");
+	hexfmt(md5hex, md5, 16);
+	if (strcasecmp(etag, md5hex) != 0)
+		return cairn_error_set(CAIRN_ECORRUPT, "S3's ETag for %s (%.40s) is not "
+		                       "the MD5 of the bytes sent (%s)", hex, etag, md5hex);
 	return 0;
 }
 
@@ -232,15 +256,11 @@ int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, siz
 		facts.nblocks = (uint32_t)n;
 		facts.block_log2 = CAIRN_BLOCK_LOG2;
 	}
-	tier_throttle(e, o.size, true);
-	rc = cairn_s3_put(e->s3, &t->oid, *buf, (size_t)o.size, facts.md5, facts.etag);
+	rc = put_verified(e, &t->oid, o.size, pol.verify, *buf, facts.md5, facts.etag,
+	                  "tier.migrate.uploaded");
 	if (rc != 0)
 		goto fail;
 	facts.has_md5 = true;
-	cairn_crash_point("tier.migrate.uploaded");
-	rc = verify_s3_copy(e, &t->oid, o.size, pol.verify, facts.md5, facts.etag, *buf);
-	if (rc != 0)
-		goto fail;
 	cairn_crash_point("tier.migrate.verified");
 	facts.verified = tier_now();
 	facts.verify = pol.verify;
@@ -418,7 +438,7 @@ static int fetch_verified(struct tier_engine *e, struct flight *f, bool backgrou
 {
 	int rc;
 
-	rc = read_s3_copy(e, &f->oid, f->size, f->buf, background);
+	rc = read_s3_copy(e, &f->oid, f->size, f->buf, background, false, NULL);
 	if (rc == CAIRN_ENOTFOUND)
 		rc = cairn_error_prefix(CAIRN_EIO, "lost");
 	if (rc != 0)
@@ -948,12 +968,8 @@ static int repair_s3_copy(struct tier_engine *e, const struct tier_object *o, ui
 	rc = read_pool_copy(e, &o->oid, o->size, buf);
 	if (rc != 0)
 		return rc;
-	tier_throttle(e, o->size, true);
-	rc = cairn_s3_put(e->s3, &o->oid, buf, (size_t)o->size, md5, etag);
-	if (rc != 0)
-		return rc;
-	cairn_crash_point("tier.scrub.uploaded");
-	return verify_s3_copy(e, &o->oid, o->size, pol.verify, md5, etag, buf);
+	return put_verified(e, &o->oid, o->size, pol.verify, buf, md5, etag,
+	                    "tier.scrub.uploaded");
 }
 
 /* A verdict on one copy: 0 good, CAIRN_ENOTFOUND gone, CAIRN_ECORRUPT
@@ -999,7 +1015,7 @@ int tier_scrub(struct tier_engine *e, const struct task *t, uint8_t **buf, size_
 	}
 	if (s3) {
 		/* Overwrites the pool bytes: a repair of S3 reads them again. */
-		src = read_s3_copy(e, &o.oid, o.size, *buf, true);
+		src = read_s3_copy(e, &o.oid, o.size, *buf, true, false, NULL);
 		if (!verdict(src))
 			return src;
 		snprintf(smsg, sizeof(smsg), "%s", src ? cairn_error_msg() : "");

@@ -67,6 +67,15 @@ probe get "$oid" 0 8388608 >"$T/range" 2>/dev/null || fail "range larger than th
 cmp -s "$T/range" "$big" || fail "a range larger than the object is not the object"
 log "ok: ranges"
 
+# ---- whole objects (a read-back): their length is held to -----------------
+probe get-whole "$oid" 4194305 >"$T/whole" 2>"$T/err" || fail "whole get: $(cat "$T/err")"
+cmp -s "$T/whole" "$big" || fail "the whole object differs"
+grep -q "nread 4194305 etag $(md5sum <"$big" | cut -d' ' -f1)" "$T/err" ||
+	fail "whole get: $(cat "$T/err")"
+# A range of the expected length would not see the byte past it.
+expect_rc 5 "a whole object longer than expected" probe get-whole "$oid" 4194304
+grep -q "longer than 4194304 bytes" "$T/err" || fail "not said why: $(cat "$T/err")"
+
 # ---- delete, not found ---------------------------------------------------
 oid=${OID[1]}
 probe delete "$oid" || fail "delete"

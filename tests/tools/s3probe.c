@@ -15,6 +15,9 @@
  *                                            store table, checked
  *   cairn-s3probe bench put|get COUNT SIZE THREADS
  *                                          → "OP COUNT SIZE THREADS SECONDS MiB/s"
+ *                                            (put: the PUT alone, no HEAD)
+ *   cairn-s3probe get-whole OID CAP        → the object (no Range) into CAP
+ *                                            bytes; "nread N etag E" on stderr
  *
  * Options come from the environment: CAIRN_S3_ENDPOINT, CAIRN_S3_BUCKET
  * (cairn), CAIRN_S3_ACCESS_KEY, CAIRN_S3_SECRET_KEY, CAIRN_S3_PROTOCOL
@@ -202,6 +205,25 @@ static int cmd_get(cairn_s3 *s, const cairn_oid *oid, int argc, char **argv)
 	return rc;
 }
 
+/* The whole object (no Range) into a buffer of cap bytes. */
+static int cmd_get_whole(cairn_s3 *s, const cairn_oid *oid, size_t cap)
+{
+	char etag[80];
+	uint8_t *buf = malloc(cap ? cap : 1);
+	size_t n = 0;
+	int rc;
+
+	if (!buf)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	rc = cairn_s3_get(s, oid, buf, cap, &n, etag);
+	if (rc == 0) {
+		fprintf(stderr, "nread %zu etag %s\n", n, etag[0] ? etag : "-");
+		rc = write_all(buf, n);
+	}
+	free(buf);
+	return rc;
+}
+
 struct list_state {
 	long limit;
 	long seen;
@@ -336,7 +358,7 @@ static void *bench_worker(void *arg)
 			break;
 		if (b->put) {
 			stamp(buf, b->base, b->size, i);
-			rc = cairn_s3_put(b->s, &b->oids[i], buf, b->size, NULL, NULL);
+			rc = cairn_s3_put_unchecked(b->s, &b->oids[i], buf, b->size, NULL);
 		} else {
 			rc = cairn_s3_get_range(b->s, &b->oids[i], 0, buf, b->size, &n);
 			if (rc == 0) {
@@ -417,7 +439,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: cairn-s3probe put FILE | get OID [OFF LEN] | head OID | delete OID |\n"
 	                "       list [PREFIX] [LIMIT] | ensure-bucket | store FILE |\n"
-	                "       bench put|get COUNT SIZE THREADS\n");
+	                "       bench put|get COUNT SIZE THREADS\n"
+	                "       get-whole OID CAP\n");
 	return 7;
 }
 
@@ -436,7 +459,8 @@ int main(int argc, char **argv)
 	rc = open_client(&s);
 	if (rc)
 		return report(rc, "open");
-	if (argc >= 3 && (!strcmp(cmd, "get") || !strcmp(cmd, "head") || !strcmp(cmd, "delete"))) {
+	if (argc >= 3 && (!strcmp(cmd, "get") || !strcmp(cmd, "get-whole") ||
+	                  !strcmp(cmd, "head") || !strcmp(cmd, "delete"))) {
 		rc = cairn_oid_parse(&oid, argv[2]);
 		if (rc)
 			goto out;
@@ -445,6 +469,8 @@ int main(int argc, char **argv)
 		rc = cmd_put(s, argv[2]);
 	} else if (!strcmp(cmd, "get") && (argc == 3 || argc == 5)) {
 		rc = cmd_get(s, &oid, argc - 3, argv + 3);
+	} else if (!strcmp(cmd, "get-whole") && argc == 4) {
+		rc = cmd_get_whole(s, &oid, strtoull(argv[3], NULL, 10));
 	} else if (!strcmp(cmd, "head") && argc == 3) {
 		rc = cairn_s3_head(s, &oid, &size, etag);
 		if (rc == 0)
