@@ -20,28 +20,10 @@ TIMEOUT=3
 tier_of() { getfattr --only-values -n user.cairn.tier "$1"; }
 # Requests catalogd has logged so far (its log level is debug here).
 requests() { grep -c "$1" "$T/catalogd.log" || true; }
-# A request is logged once its answer is out, so a client may be ahead of
-# the log: before counting what an action caused, wait for the log to stay
-# still for 0.3 s (at most 5 s).
-settled() {
-	local i size=-1
-	for i in $(seq 1 16); do
-		[ "$(stat -c %s "$T/catalogd.log")" = "$size" ] && return 0
-		size=$(stat -c %s "$T/catalogd.log")
-		sleep 0.3
-	done
-}
 cached() { [ -f "$1/${2:0:2}/${2:2:2}/$2" ]; }
 # Whole downloads cairnfs started of object $1 (a regex: [0-9a-f]* for
 # all): through catalogd, or straight from S3 with a URL it asked for.
 downloads() { requests "GET /v1/objects/$1\(/url\)\? "; }
-release_all() {
-	cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
-	cairn tier run >/dev/null
-	wait_until "every object cold" 60 all_in cold "$total"
-	wait_until "no moves in flight" 30 no_moves
-	cairn tier policy set high_watermark=99% low_watermark=98% >/dev/null
-}
 
 mkdir -p "$T/src"
 head -c $((32 * CHUNK)) /dev/urandom >"$T/src/big.bin"
@@ -61,7 +43,7 @@ cairn commit cold "$T/src" >/dev/null
 total=$(api /v1/status | jq -r .objects.count)
 cairn tier run >/dev/null
 wait_until "every object dual" 60 all_in dual "$total"
-release_all
+release_all "$total"
 
 mount_cairnfs "$T/mnt" --cache-dir "$T/cache" --timeout $TIMEOUT
 M=$T/mnt/cold/1
@@ -73,7 +55,7 @@ assert_eq "objects of big.bin" 32 "${#BIG[@]}"
 info0=$(requests "POST /v1/objects/info")
 single0=$(requests "GET /v1/objects/[0-9a-f]*/info")
 assert_eq "tier of a released file" cold "$(tier_of "$M/big.bin")"
-settled
+log_settled
 # getfattr asks twice (the value's size, then the value): one request each.
 assert_eq "batch info requests for 32 objects" $((info0 + 2)) "$(requests "POST /v1/objects/info")"
 assert_eq "single info requests" "$single0" "$(requests "GET /v1/objects/[0-9a-f]*/info")"
@@ -85,7 +67,7 @@ t1=$(date +%s%N)
 cmp "$T/first" <(head -c 4096 "$T/src/big.bin") || fail "first bytes of big.bin differ"
 log "time to first byte of a cold file: $(((t1 - t0) / 1000000)) ms (informational)"
 # That first read waited for the blocks that cover it, not the object.
-settled
+log_settled
 assert_eq "block reads of the first object" 1 "$(requests "GET /v1/objects/${BIG[0]}/blocks")"
 wait_until "the next objects prefetched" 20 cached "$T/cache" "${BIG[4]}"
 n=0
@@ -133,7 +115,7 @@ concurrent_reads() {
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || fail "a concurrent read of big.bin differs: $(cat "$T"/cmp.*)"; done
-	settled
+	log_settled
 	for id in "${BIG[@]}"; do
 		n=$(($(s3_gets "$id") - ${s3b[$id]} - ($(requests "GET /v1/objects/$id/blocks") - ${blkb[$id]})))
 		[ "$n" -eq 1 ] || fail "object $id was fetched from S3 $n times ($via)"
@@ -192,7 +174,7 @@ PYEOF
 # was not a random reader); 90 is read once, by blocks only; 5 is read
 # twice: by blocks, then downloaded whole.
 wait_until "the object read twice downloaded" 20 cached "$T/cacher" "${WIDE[5]}"
-settled
+log_settled
 assert_eq "whole downloads of an object a random reader read once" "${gets[90]}" \
 	"$(downloads "${WIDE[90]}")"
 ! cached "$T/cacher" "${WIDE[90]}" || fail "an object read once at random was downloaded"
@@ -286,7 +268,7 @@ seen1=$(api "/v1/objects/$first/info" | jq -r .last_access)
 # catalogd writes a read cold object back to the pool; cairnfs, which reads
 # that pool, waits for it there instead of downloading the same bytes into
 # its cache.
-release_all
+release_all "$total"
 mount_cairnfs "$T/mnt5" --cache-dir "$T/cache5" --timeout $TIMEOUT
 drop_caches
 before=$(downloads "[0-9a-f]*")
@@ -296,7 +278,7 @@ for id in "${BIG[@]}"; do
 	! cached "$T/cache5" "$id" || fail "$id was copied into the cache as well as the pool"
 	assert_eq "state of $id after its read" dual "$(api "/v1/objects/$id/info" | jq -r .state)"
 done
-settled
+log_settled
 assert_eq "whole downloads when the pool gets the objects" "$before" \
 	"$(downloads "[0-9a-f]*")"
 [ "$(requests "POST /v1/objects/[0-9a-f]*/recall")" -gt "$recalls" ] ||

@@ -18,13 +18,6 @@ TIMEOUT=5
 requests() { grep -c "$1" "$T/catalogd.log" || true; }
 state_of() { api "/v1/objects/$1/info" | jq -r .state; }
 http_code() { curl -s -o "$2" -w '%{http_code}' "$1"; }
-release_all() {
-	cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
-	cairn tier run >/dev/null
-	wait_until "every object cold" 60 all_in cold "$total"
-	wait_until "no moves in flight" 30 no_moves
-	cairn tier policy set high_watermark=99% low_watermark=98% >/dev/null
-}
 
 mkdir -p "$T/src"
 head -c $((8 * CHUNK)) /dev/urandom >"$T/src/big.bin"
@@ -58,7 +51,7 @@ cairn tier run >/dev/null
 wait_until "every object dual" 60 all_in dual "$total"
 jq -e '.state == "dual" and .url == null' <<<"$(api "/v1/objects/$O/url")" >/dev/null ||
 	fail "url of a dual object: $(api "/v1/objects/$O/url")"
-release_all
+release_all "$total"
 
 # ---- a COLD object's URL: its bytes, and only them ---------------------------------
 api "/v1/objects/$O/url" >"$T/u.json" || fail "url of a cold object"
@@ -86,6 +79,7 @@ mount_cairnfs "$T/mnt" --cache-dir "$T/cache" --timeout $TIMEOUT
 drop_caches
 cmp "$T/mnt/d/1/big.bin" "$T/src/big.bin" || fail "big.bin read from S3 differs"
 cmp "$T/mnt/d/1/odd.bin" "$T/src/odd.bin" || fail "odd.bin read from S3 differs"
+log_settled
 assert_eq "object bytes catalogd sent" "$gets0" "$(requests "GET /v1/objects/[0-9a-f]* ")"
 signed=$(($(api /v1/tier/status | jq -r .urls.signed) - signed0))
 [ "$signed" -ge $((${#BIG[@]} + ${#ODD[@]} - 2)) ] || fail "only $signed URLs signed for the reads"
@@ -107,6 +101,19 @@ start_catalogd $CATOPTS
 seen1=$(api "/v1/objects/${BIG[5]}/info" | jq -r .last_access)
 [ "$seen1" -gt "$seen0" ] || fail "a direct read was not recorded as an access ($seen0, then $seen1)"
 
+# read_via_catalogd FILE CACHE — FILE (of d@1) read whole through a fresh
+# mount with an empty cache, its objects sent by catalogd.
+read_via_catalogd() {
+	local gets0
+	gets0=$(requests "GET /v1/objects/[0-9a-f]* ")
+	mount_cairnfs "$T/mnt" --cache-dir "$2" --timeout $TIMEOUT
+	drop_caches
+	cmp "$T/mnt/d/1/$1" "$T/src/$1" || fail "$1 through catalogd differs"
+	umount_cairnfs "$T/mnt"
+	log_settled
+	[ "$(requests "GET /v1/objects/[0-9a-f]* ")" -gt "$gets0" ] || fail "no object of $1 went through catalogd"
+}
+
 # ---- presign_ttl = 0: no URLs; cairnfs reads through catalogd ------------------
 stop_catalogd
 # shellcheck disable=SC2086
@@ -114,12 +121,7 @@ start_catalogd $CATOPTS -o s3.presign_ttl=0
 code=$(curl -s -o "$T/e.json" -w '%{http_code}' --unix-socket "$SOCK" "http://cairn/v1/objects/$O/url")
 assert_eq "status of a refused url" 403 "$code"
 jq -e '.error.message | test("presign_ttl = 0")' "$T/e.json" >/dev/null || fail "refusal: $(cat "$T/e.json")"
-gets0=$(requests "GET /v1/objects/[0-9a-f]* ")
-mount_cairnfs "$T/mnt" --cache-dir "$T/cache2" --timeout $TIMEOUT
-drop_caches
-cmp "$T/mnt/d/1/big.bin" "$T/src/big.bin" || fail "big.bin through catalogd differs"
-umount_cairnfs "$T/mnt"
-[ "$(requests "GET /v1/objects/[0-9a-f]* ")" -gt "$gets0" ] || fail "no object went through catalogd"
+read_via_catalogd big.bin "$T/cache2"
 grep -q "cold objects come through catalogd: .*presign_ttl = 0" "$T/cairnfs.log" ||
 	fail "cairnfs did not say why cold objects come through catalogd"
 
@@ -130,12 +132,7 @@ nowhere=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 start_catalogd $CATOPTS -o "s3.public_endpoint=127.0.0.1:$nowhere"
 case $(api "/v1/objects/$O/url" | jq -r .url) in "http://127.0.0.1:$nowhere/"*) ;;
 	*) fail "public_endpoint not in the URL" ;; esac
-gets0=$(requests "GET /v1/objects/[0-9a-f]* ")
-mount_cairnfs "$T/mnt" --cache-dir "$T/cache3" --timeout $TIMEOUT
-drop_caches
-cmp "$T/mnt/d/1/odd.bin" "$T/src/odd.bin" || fail "odd.bin differs when S3 is out of reach"
-umount_cairnfs "$T/mnt"
-[ "$(requests "GET /v1/objects/[0-9a-f]* ")" -gt "$gets0" ] || fail "the fallback did not go through catalogd"
+read_via_catalogd odd.bin "$T/cache3"
 grep -q "direct read from S3 failed (cannot reach 127.0.0.1:$nowhere" "$T/cairnfs.log" ||
 	fail "no warning about the failed direct read: $(grep -i direct "$T/cairnfs.log" | tail -n 3)"
 expect_fail "public_endpoint with a scheme" "$CATALOGD_BIN" --check-config -o s3.public_endpoint=http://x:1

@@ -243,5 +243,27 @@ no_moves() {
 		(.queue.busy // 0) + .states.migrating.objects + .states.releasing.objects +
 		.states.recalling.objects == 0' >/dev/null
 }
+# release_all COUNT — every one of the COUNT objects released to S3 (the
+# watermarks forced down, a policy run), then the watermarks put back where
+# nothing more is released.
+release_all() {
+	cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
+	cairn tier run >/dev/null
+	wait_until "every object cold" 60 all_in cold "$1"
+	wait_until "no moves in flight" 30 no_moves
+	cairn tier policy set high_watermark=99% low_watermark=98% >/dev/null
+}
+# log_settled — catalogd logs a request once its answer is out, so a client
+# may be ahead of the log: before counting the requests an action caused
+# (catalog.log_level=debug), wait for the log to stay still for 0.3 s (at
+# most about 5 s).
+log_settled() {
+	local i size=-1
+	for i in $(seq 1 16); do
+		[ "$(stat -c %s "$T/catalogd.log")" = "$size" ] && return 0
+		size=$(stat -c %s "$T/catalogd.log")
+		sleep 0.3
+	done
+}
 ids_of() { getfattr --only-values -n user.cairn.objects "$1"; }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
