@@ -437,11 +437,39 @@ static int blocks_from_pool(struct catalog *c, const cairn_oid *oid, uint64_t a,
 	return 0;
 }
 
+/* The same from the head the pool keeps of a released object (pool.h):
+ * CAIRN_ENOTFOUND when it has none or it does not cover them. A head that
+ * fails its digests goes (it is only a cache); the reader goes to S3. */
+static int blocks_from_head(struct catalog *c, const cairn_oid *oid, uint64_t a,
+                            uint8_t *buf, size_t len, unsigned log2, const uint64_t *d)
+{
+	char hex[CAIRN_OID_HEXLEN + 1];
+	size_t nread = 0;
+	int rc;
+
+	rc = cairn_pool_head_read(c->pool, oid, a, buf, len, &nread);
+	if (rc == 0 && nread < len)
+		rc = CAIRN_ENOTFOUND;
+	if (rc != 0) {
+		cairn_error_clear();
+		return CAIRN_ENOTFOUND;
+	}
+	if (cairn_block_mismatch(buf, len, log2, d) >= 0) {
+		log_warn(MOD, "the head of object %s kept in the pool does not match its block "
+		          "digests; dropped", cairn_oid_fmt(hex, oid));
+		cairn_pool_head_drop(c->pool, oid);
+		cairn_error_clear();
+		return CAIRN_ENOTFOUND;
+	}
+	return 0;
+}
+
 /* The blocks that cover [offset, offset + length) of one object, each
  * checked against its digest, after a header that gives the digests so
  * that the client checks them again (docs/API.md). From the pool when it
- * holds the object, else one range GET of the S3 copy: what a reader
- * waits for when it opens a cold file is that range, not the object. */
+ * holds the object, or the head it keeps of a released one, else one range
+ * GET of the S3 copy: what a reader waits for when it opens a cold file is
+ * that range, not the object. */
 void objects_blocks(struct catalog *c, struct http_req *r, const char *id)
 {
 	char hex[CAIRN_OID_HEXLEN + 1];
@@ -487,6 +515,9 @@ void objects_blocks(struct catalog *c, struct http_req *r, const char *id)
 		                                          (uint32_t)(last - first + 1), d + first);
 
 		rc = blocks_from_pool(c, &oid, a, data, len, log2, d + first);
+		if (rc == CAIRN_ENOTFOUND && cairn_tier_s3_only(o.state) &&
+		    blocks_from_head(c, &oid, a, data, len, log2, d + first) == 0)
+			rc = 0;
 		if (rc == CAIRN_ENOTFOUND || rc == CAIRN_ECORRUPT) {
 			if (!cairn_tier_in_s3(o.state) || o.verified == 0)
 				rc = rc == CAIRN_ENOTFOUND ?

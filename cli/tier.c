@@ -89,7 +89,9 @@ static const char policy_help[] =
 	"  verify          checksum | readback\n"
 	"  scan_interval   time between scans\n"
 	"  max_error_rate  failure rate above which the engine suspends itself\n"
-	"  scrub_interval  time between scrubs of the whole catalog (0 = never)\n";
+	"  scrub_interval  time between scrubs of the whole catalog (0 = never)\n"
+	"  keep_head       first bytes of a released object kept on the pool, so\n"
+	"                  that a first read does not wait for S3 (64K; 0 = none)\n";
 
 static const char rule_help[] =
 	"usage: cairn tier rule add dataset:NAME|tag:TAG always-hot|archive-now [--json]\n"

@@ -60,6 +60,11 @@
 /* A waiter gives up this long after the download's own timeout would have
  * ended it: a guard, not the bound users see. */
 #define WAIT_GRACE 5
+/* A failed download is the answer to every read of that object for this
+ * long: the kernel retries a failed read page by page, and each retry
+ * would otherwise wait out the same failure again (S3 unreachable), or
+ * fetch the same damaged bytes again. */
+#define FAIL_REMEMBER_MS 1000
 /* A cache hit refreshes the file's access time (the eviction order) when
  * it is older than this, so hot objects cost no inode write per open. */
 #define ATIME_SLACK 60
@@ -603,6 +608,7 @@ struct flight {
 	cairn_oid oid;
 	bool done;            /* the download ended; rc and fd are set */
 	bool listed;          /* in `flights`: newcomers join it */
+	int64_t until_ms;     /* a failed one stays listed until then */
 	int rc;
 	char msg[512];        /* the error, for waiters on other threads */
 	int fd;               /* verified bytes; owned here, closed with the last ref */
@@ -614,12 +620,35 @@ struct flight {
 static pthread_mutex_t flights_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct flight *flights;
 
-/* flights_mu held. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void flight_put(struct flight *f);
+
+/* flights_mu held. Failures remembered past their time go on the way. */
 static struct flight *flight_find(const cairn_oid *oid)
 {
-	for (struct flight *f = flights; f; f = f->next)
+	int64_t now = -1;
+
+	for (struct flight **p = &flights; *p;) {
+		struct flight *f = *p;
+
+		if (f->until_ms != 0 && (now >= 0 ? now : (now = mono_ms())) >= f->until_ms) {
+			*p = f->next;
+			f->listed = false;
+			f->refs++;
+			flight_put(f);
+			continue;
+		}
 		if (cairn_oid_cmp(&f->oid, oid) == 0)
 			return f;
+		p = &f->next;
+	}
 	return NULL;
 }
 
@@ -768,7 +797,10 @@ static int fetch(int *out, const cairn_oid *oid, uint64_t size)
 		keep(fd, tmp, oid, hex, size);
 
 	pthread_mutex_lock(&flights_mu);
-	flight_unlist(f);
+	if (f->rc != 0 && f->rc != CAIRN_ENOMEM)
+		f->until_ms = mono_ms() + FAIL_REMEMBER_MS;
+	else
+		flight_unlist(f);
 	flight_put(f);
 	pthread_mutex_unlock(&flights_mu);
 	return rc;
@@ -1050,6 +1082,16 @@ void cfs_objects_shutdown(void)
 		pthread_join(evict_thread, NULL);
 		evict_running = false;
 	}
+	pthread_mutex_lock(&flights_mu);
+	while (flights) {
+		struct flight *f = flights;
+
+		flights = f->next;
+		f->listed = false;
+		f->refs++;
+		flight_put(f);
+	}
+	pthread_mutex_unlock(&flights_mu);
 	free(pool_dir);
 	free(cache_dir);
 	pool_dir = cache_dir = NULL;

@@ -124,6 +124,8 @@ static const struct key keys[] = {
 	  .off = F(max_error_rate), .def = "50%", .runtime = true },
 	{ .section = "tiering", .name = "scrub_interval", .type = K_DURATION,
 	  .off = F(scrub_interval), .def = "0", .runtime = true },
+	{ .section = "tiering", .name = "keep_head", .type = K_SIZE,
+	  .off = F(keep_head), .def = "64K", .min = 0, .max = 1u << 20, .runtime = true },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

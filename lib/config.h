@@ -54,6 +54,7 @@ struct cairn_config {
 	uint64_t scan_interval;             /* seconds between tiering scans */
 	double max_error_rate;              /* percent of failed moves that suspends tiering */
 	uint64_t scrub_interval;            /* seconds between whole-catalog scrubs, 0 = never */
+	uint64_t keep_head;                 /* bytes of a released object kept on the pool */
 };
 
 /* Fills every key with its default. state_dir /var/lib/cairn, socket

@@ -974,24 +974,28 @@ out:
 	return rc;
 }
 
-static int store_get_range(cairn_store *s, const cairn_oid *oid, uint64_t off,
-                           void *buf, size_t len, size_t *nread)
+/* Up to len bytes at off of the pool file rel (what: "object", "the head
+ * of") into buf; *nread < len only at its end. CAIRN_ENOTFOUND when absent. */
+static int read_file_at(cairn_pool *p, const char *rel, const char *what,
+                        const cairn_oid *oid, uint64_t off, void *buf, size_t len,
+                        size_t *nread)
 {
-	cairn_pool *p = (cairn_pool *)s;
 	char hex[CAIRN_OID_HEXLEN + 1];
 	size_t got = 0;
-	int fd = -1, rc;
+	int fd, rc = 0;
 
-	rc = cairn_pool_open_object(p, oid, &fd);
-	if (rc)
-		return rc;
+	*nread = 0;
+	fd = openat(p->dirfd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cairn_error_errno(errno, "cannot open %s %s in pool %s", what,
+		                         cairn_oid_fmt(hex, oid), p->path);
 	while (got < len) {
 		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = cairn_error_errno(errno, "cannot read object %s in pool %s",
+			rc = cairn_error_errno(errno, "cannot read %s %s in pool %s", what,
 			                       cairn_oid_fmt(hex, oid), p->path);
 			goto out;
 		}
@@ -1003,6 +1007,98 @@ static int store_get_range(cairn_store *s, const cairn_oid *oid, uint64_t off,
 out:
 	close(fd);
 	return rc;
+}
+
+static int store_get_range(cairn_store *s, const cairn_oid *oid, uint64_t off,
+                           void *buf, size_t len, size_t *nread)
+{
+	char rel[64];
+
+	rel_path(rel, sizeof(rel), oid);
+	return read_file_at((cairn_pool *)s, rel, "object", oid, off, buf, len, nread);
+}
+
+/* ---- heads ------------------------------------------------------------ */
+
+/* "heads/ab/cd/<hex>": the object layout, one level down. */
+static void head_path(char *buf, size_t len, const cairn_oid *oid)
+{
+	char rel[3 + 3 + CAIRN_OID_HEXLEN + 1];
+
+	rel_path(rel, sizeof(rel), oid);
+	snprintf(buf, len, "heads/%s", rel);
+}
+
+int cairn_pool_head_keep(cairn_pool *p, const cairn_oid *oid, size_t len)
+{
+	char rel[64], tmp[64], hex[CAIRN_OID_HEXLEN + 1];
+	char *buf = NULL;
+	size_t n = 0;
+	int fd = -1, rc;
+
+	cairn_oid_fmt(hex, oid);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	rel_path(rel, sizeof(rel), oid);
+	rc = read_file_at(p, rel, "object", oid, 0, buf, len, &n);
+	if (rc)
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s.head.%lu", hex, atomic_fetch_add(&p->seq, 1));
+	fd = openat(p->tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = cairn_error_errno(errno, "cannot create a head in %s/tmp", p->path);
+		goto out;
+	}
+	if (write_all(fd, buf, n) < 0) {
+		rc = cairn_error_errno(errno, "cannot write the head of %s in %s/tmp", hex, p->path);
+		goto out;
+	}
+	head_path(rel, sizeof(rel), oid);
+	for (size_t cut = 5; cut <= 11; cut += 3) {     /* heads, heads/ab, heads/ab/cd */
+		char c = rel[cut];
+
+		rel[cut] = '\0';
+		if (mkdirat(p->dirfd, rel, 0755) < 0 && errno != EEXIST) {
+			rc = cairn_error_errno(errno, "cannot create %s/%s", p->path, rel);
+			goto out;
+		}
+		rel[cut] = c;
+	}
+	/* No sync: a head is a cache that is checked before it is served. */
+	if (renameat(p->tmpfd, tmp, p->dirfd, rel) < 0) {
+		rc = cairn_error_errno(errno, "cannot keep the head of %s in %s", hex, p->path);
+		goto out;
+	}
+	tmp[0] = '\0';
+out:
+	if (fd >= 0) {
+		close(fd);
+		if (tmp[0])
+			unlinkat(p->tmpfd, tmp, 0);
+	}
+	free(buf);
+	return rc;
+}
+
+int cairn_pool_head_read(cairn_pool *p, const cairn_oid *oid, uint64_t off, void *buf,
+                         size_t len, size_t *nread)
+{
+	char rel[64];
+
+	head_path(rel, sizeof(rel), oid);
+	return read_file_at(p, rel, "the head of", oid, off, buf, len, nread);
+}
+
+int cairn_pool_head_drop(cairn_pool *p, const cairn_oid *oid)
+{
+	char rel[64], hex[CAIRN_OID_HEXLEN + 1];
+
+	head_path(rel, sizeof(rel), oid);
+	if (unlinkat(p->dirfd, rel, 0) < 0 && errno != ENOENT)
+		return cairn_error_errno(errno, "cannot remove the head of %s from pool %s",
+		                         cairn_oid_fmt(hex, oid), p->path);
+	return 0;
 }
 
 static int store_head(cairn_store *s, const cairn_oid *oid, uint64_t *size)

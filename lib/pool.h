@@ -2,6 +2,8 @@
  *
  * Layout under the pool path:
  *   ab/cd/<32 hex>   one immutable object, named by its digest
+ *   heads/ab/cd/<hex> the first bytes of an object whose copy here was
+ *                    released (tiering's keep_head); a cache, see below
  *   tmp/             objects being written; emptied at open (leftovers of a
  *                    crash are never visible under a final name)
  *   POOL             a small file that marks the directory as a cairn pool
@@ -51,6 +53,19 @@ int cairn_pool_open_object(cairn_pool *p, const cairn_oid *oid, int *fd);
 int cairn_pool_verify(cairn_pool *p, const cairn_oid *oid, uint64_t *size);
 /* Removes the object (absent is 0). Callers enforce the tiering invariant. */
 int cairn_pool_unlink(cairn_pool *p, const cairn_oid *oid);
+
+/* Heads: the first bytes of an object kept when its pool copy is
+ * released, so that a first read of a cold file does not wait for S3. A
+ * head is a cache: written without a sync and never trusted — whoever
+ * serves it checks it against the object's block digests first, so a
+ * torn or damaged head is a miss — and dropped when the object is back.
+ * _keep copies the first len bytes (fewer for a shorter object) of the
+ * object's pool copy, which must be there; _read is as a store's
+ * get_range (CAIRN_ENOTFOUND: no head); _drop of an absent head is 0. */
+int cairn_pool_head_keep(cairn_pool *p, const cairn_oid *oid, size_t len);
+int cairn_pool_head_read(cairn_pool *p, const cairn_oid *oid, uint64_t off, void *buf,
+                         size_t len, size_t *nread);
+int cairn_pool_head_drop(cairn_pool *p, const cairn_oid *oid);
 
 /* Filesystem capacity and use of the pool (statvfs), in bytes. */
 int cairn_pool_usage(cairn_pool *p, uint64_t *capacity, uint64_t *used);

@@ -58,7 +58,7 @@
 static const char *const policy_keys[] = {
 	"high_watermark", "low_watermark", "min_idle", "min_size", "concurrency",
 	"bandwidth", "recall_on_read", "verify", "scan_interval", "max_error_rate",
-	"scrub_interval",
+	"scrub_interval", "keep_head",
 };
 #define NPOLICY_KEYS (sizeof(policy_keys) / sizeof(policy_keys[0]))
 
@@ -732,11 +732,15 @@ static void pool_pressure(struct tier_engine *e, const struct tier_policy *pol,
 	uint64_t cap = e->base.pool_capacity, used = 0;
 
 	if (cap > 0) {
-		uint64_t count[CAIRN_TIER_NSTATES], bytes[CAIRN_TIER_NSTATES];
+		uint64_t count[CAIRN_TIER_NSTATES], bytes[CAIRN_TIER_NSTATES], heads;
 		e->ops->counts(e->ctx, count, bytes);
 		for (int s = 0; s < CAIRN_TIER_NSTATES; s++)
 			if (cairn_tier_in_pool(s))
 				used += bytes[s];
+		/* The heads released objects keep (an upper bound: small
+		 * objects keep none). */
+		heads = count[CAIRN_TIER_COLD] * pol->keep_head;
+		used += heads < bytes[CAIRN_TIER_COLD] ? heads : bytes[CAIRN_TIER_COLD];
 	} else if (cairn_pool_usage(e->pool, &cap, &used) != 0) {
 		log_warn(MOD, "pool usage unknown: %s", cairn_error_msg());
 		cap = used = 0;

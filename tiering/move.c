@@ -15,7 +15,8 @@
  *            MIGRATING ─▶ DUAL with the S3 facts   tier.migrate.recorded
  *            any failure: MIGRATING ─▶ HOT (the S3 key may stay: harmless,
  *            it is overwritten by the next attempt)
- *   release  DUAL, still in S3 (HEAD) ─mark─▶ RELEASING  tier.release.marked
+ *   release  DUAL, still in S3 (HEAD); its head kept (keep_head; a cache,
+ *            pool.h) ─mark─▶ RELEASING            tier.release.marked
  *            unlink the pool copy                 tier.release.unlinked
  *            RELEASING ─▶ COLD
  *   recall   GET from S3, check size and digest   tier.recall.fetched
@@ -23,7 +24,8 @@
  *            of objects at a time, each step one batch for the group)
  *            COLD ─mark─▶ RECALLING                tier.recall.marked
  *            write to the pool (one synced pool batch)  tier.recall.pooled
- *            RECALLING ─▶ DUAL; any failure: RECALLING ─▶ COLD
+ *            RECALLING ─▶ DUAL, its head dropped; any failure:
+ *            RECALLING ─▶ COLD
  *
  * The numbered invariants are tiering.c's; INVARIANT() checks one where a
  * step relies on it and refuses the step if it does not hold — a bug, and
@@ -285,6 +287,26 @@ fail_unmarked:
 	return rc;
 }
 
+/* Before a release: the object's first keep_head bytes (whole blocks)
+ * stay on the pool, for the first read of it (pool.h's heads). Only
+ * objects with block digests, which is what a head is checked against
+ * before it is served: those larger than one block. A failure costs the
+ * head, never the release. */
+static void keep_head(struct tier_engine *e, const struct tier_policy *pol,
+                      const struct tier_object *o)
+{
+	uint64_t len = (pol->keep_head + CAIRN_BLOCK_SIZE - 1) & ~(uint64_t)(CAIRN_BLOCK_SIZE - 1);
+
+	if (len == 0 || o->size <= CAIRN_BLOCK_SIZE)
+		return;
+	if (len > o->size)
+		len = o->size;
+	if (cairn_pool_head_keep(e->pool, &o->oid, (size_t)len) != 0) {
+		log_warn(MOD, "%s; released without a head", cairn_error_msg());
+		cairn_error_clear();
+	}
+}
+
 int tier_release(struct tier_engine *e, const cairn_oid *oid)
 {
 	struct tier_policy pol;
@@ -334,6 +356,7 @@ int tier_release(struct tier_engine *e, const cairn_oid *oid)
 	}
 	if (rc != 0)
 		goto fail_unmarked;
+	keep_head(e, &pol, &o);
 	rc = e->ops->transition(e->ctx, oid, CAIRN_TIER_DUAL, CAIRN_TIER_RELEASING, NULL);
 	if (rc == CAIRN_ERETRY)
 		return 0;
@@ -628,10 +651,8 @@ int tier_engine_presign(struct tier_engine *e, const cairn_oid *oid, struct tier
 	out->state = o.state;
 	out->size = o.size;
 	/* Only bytes that are nowhere else: a pool copy is read through
-	 * catalogd (the caller gets no URL). RELEASING counts as cold: its
-	 * pool copy may be gone by the time the reader comes for it. */
-	if (o.state != CAIRN_TIER_COLD && o.state != CAIRN_TIER_RECALLING &&
-	    o.state != CAIRN_TIER_RELEASING)
+	 * catalogd (the caller gets no URL). */
+	if (!cairn_tier_s3_only(o.state))
 		return 0;
 	if (!o.s3.verified)
 		return cairn_error_set(CAIRN_ECORRUPT, "object %s is %s without a verified S3 "
@@ -827,8 +848,16 @@ static void pool_group(struct tier_engine *e, struct pool_item *items, size_t n)
 	/* A failure here leaves RECALLING with a verified pool copy: the next
 	 * start makes it DUAL. */
 	move_group(e, items, idx, &m, CAIRN_TIER_RECALLING, CAIRN_TIER_DUAL, oids, rcs);
-	for (size_t i = 0; i < m; i++)
-		count_done(e, TOT_RECALLED, items[idx[i]].flight->size);
+	for (size_t i = 0; i < m; i++) {
+		const struct flight *f = items[idx[i]].flight;
+
+		/* The whole object is back: its head is only in the way. */
+		if (cairn_pool_head_drop(e->pool, &f->oid) != 0) {
+			log_warn(MOD, "%s", cairn_error_msg());
+			cairn_error_clear();
+		}
+		count_done(e, TOT_RECALLED, f->size);
+	}
 }
 
 static void pool_report(struct tier_engine *e, struct pool_item *it)

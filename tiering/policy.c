@@ -27,6 +27,7 @@ void tier_policy_from_config(struct tier_policy *p, const struct cairn_config *c
 	p->scan_interval = cfg->scan_interval;
 	p->max_error_rate = cfg->max_error_rate;
 	p->scrub_interval = cfg->scrub_interval;
+	p->keep_head = cfg->keep_head;
 }
 
 /* ---- rules ---- */

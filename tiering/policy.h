@@ -47,6 +47,7 @@ struct tier_policy {
 	uint64_t scan_interval;         /* seconds */
 	double max_error_rate;          /* percent */
 	uint64_t scrub_interval;        /* seconds, 0 = no scheduled scrub */
+	uint64_t keep_head;             /* bytes kept on the pool at release, 0 = none */
 };
 
 void tier_policy_from_config(struct tier_policy *p, const struct cairn_config *cfg);

@@ -94,3 +94,9 @@ bool cairn_tier_in_s3(int state)
 	return state == CAIRN_TIER_DUAL || state == CAIRN_TIER_RELEASING ||
 	       state == CAIRN_TIER_COLD || state == CAIRN_TIER_RECALLING;
 }
+
+bool cairn_tier_s3_only(int state)
+{
+	return state == CAIRN_TIER_COLD || state == CAIRN_TIER_RECALLING ||
+	       state == CAIRN_TIER_RELEASING;
+}

@@ -34,5 +34,8 @@ bool cairn_tier_transition_ok(int from, int to);
  * use, and whether it has a verified copy in S3. */
 bool cairn_tier_in_pool(int state);
 bool cairn_tier_in_s3(int state);
+/* Whether a reader should not count on the pool copy: COLD, RECALLING (it
+ * is not complete yet) and RELEASING (it is about to go). */
+bool cairn_tier_s3_only(int state);
 
 #endif

@@ -84,6 +84,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.s3_timeout, 30);
 	assert_int_equal(c.s3_retries, 4);
 	assert_int_equal(c.s3_presign_ttl, 15 * 60);
+	assert_int_equal(c.keep_head, 64 << 10);
 	assert_string_equal(c.s3_public_endpoint, "");
 
 	assert_int_equal(cairn_config_finish(&c), 0);
@@ -215,6 +216,7 @@ static void test_bad_values(void **state)
 		{ "s3.protocol=ftp", "http, https" },
 		{ "s3.uri_style=dns", "'dns'" },
 		{ "s3.presign_ttl=8d", "longer than 604800s" },
+		{ "tiering.keep_head=2M", "between" },
 		{ "s3.endpoint=http://127.0.0.1:9000", "not host[:port]" },
 		{ "s3.public_endpoint=s3.example.org/cairn", "not host[:port]" },
 		{ "catalog.log_level=verbose", "'verbose'" },

@@ -608,6 +608,58 @@ static void test_foreach(void **state)
 	cairn_pool_close(p);
 }
 
+static void test_heads(void **state)
+{
+	struct fixture *f = *state;
+	cairn_pool *p = NULL;
+	cairn_pool_batch *b = NULL;
+	cairn_oid oid, other;
+	static char data[200000], back[200000];
+	char path[512], hex[CAIRN_OID_HEXLEN + 1];
+	struct seen s = { .n = 0 };
+	size_t n = 0;
+	ssize_t got;
+
+	assert_int_equal(cairn_pool_open(&p, f->path), 0);
+	make_obj(data, sizeof(data), 7, &oid);
+	make_obj(back, 100, 8, &other);
+	assert_int_equal(cairn_pool_batch_new(p, &b), 0);
+	assert_int_equal(cairn_pool_batch_add(b, &oid, data, sizeof(data)), 0);
+	assert_int_equal(cairn_pool_batch_commit(b), 0);
+	cairn_pool_batch_free(b);
+
+	/* none yet */
+	assert_int_equal(cairn_pool_head_read(p, &oid, 0, back, 10, &n), CAIRN_ENOTFOUND);
+	/* the first bytes of the pool copy, under heads/ab/cd/<hex> */
+	assert_int_equal(cairn_pool_head_keep(p, &oid, 65536), 0);
+	cairn_oid_fmt(hex, &oid);
+	snprintf(path, sizeof(path), "%s/heads/%.2s/%.2s/%s", f->path, hex, hex + 2, hex);
+	read_file(path, back, sizeof(back), &got);
+	assert_int_equal(got, 65536);
+	assert_memory_equal(back, data, 65536);
+	assert_int_equal(count_tmp(f), 0);
+	/* read at an offset; short at the head's end */
+	assert_int_equal(cairn_pool_head_read(p, &oid, 60000, back, 10000, &n), 0);
+	assert_int_equal(n, 65536 - 60000);
+	assert_memory_equal(back, data + 60000, n);
+	/* kept again (a later release), longer than the object: the object */
+	assert_int_equal(cairn_pool_head_keep(p, &oid, sizeof(data) + 100), 0);
+	assert_int_equal(cairn_pool_head_read(p, &oid, 0, back, sizeof(back), &n), 0);
+	assert_int_equal(n, sizeof(data));
+	/* heads are not objects */
+	assert_int_equal(cairn_pool_foreach(p, collect, &s), 0);
+	assert_int_equal(s.n, 1);
+	/* no pool copy, no head */
+	assert_int_equal(cairn_pool_head_keep(p, &other, 65536), CAIRN_ENOTFOUND);
+	assert_int_equal(count_tmp(f), 0);
+	/* dropped; dropping again is no error */
+	assert_int_equal(cairn_pool_head_drop(p, &oid), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(cairn_pool_head_drop(p, &oid), 0);
+	assert_int_equal(cairn_pool_head_read(p, &oid, 0, back, 10, &n), CAIRN_ENOTFOUND);
+	cairn_pool_close(p);
+}
+
 static void test_store_table(void **state)
 {
 	struct fixture *f = *state;
@@ -805,6 +857,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmp_cleaned_on_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_detects_flipped_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_is_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_batches, setup, teardown),
