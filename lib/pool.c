@@ -450,15 +450,24 @@ out:
 	return rc;
 }
 
-int cairn_pool_unlink(cairn_pool *p, const cairn_oid *oid)
+/* Removes the pool file rel (what: "object", "the head of"); absent is 0. */
+static int unlink_file(cairn_pool *p, const char *rel, const char *what,
+                       const cairn_oid *oid)
 {
-	char rel[64], hex[CAIRN_OID_HEXLEN + 1];
+	char hex[CAIRN_OID_HEXLEN + 1];
 
-	rel_path(rel, sizeof(rel), oid);
 	if (unlinkat(p->dirfd, rel, 0) < 0 && errno != ENOENT)
-		return cairn_error_errno(errno, "cannot remove object %s from pool %s",
+		return cairn_error_errno(errno, "cannot remove %s %s from pool %s", what,
 		                         cairn_oid_fmt(hex, oid), p->path);
 	return 0;
+}
+
+int cairn_pool_unlink(cairn_pool *p, const cairn_oid *oid)
+{
+	char rel[64];
+
+	rel_path(rel, sizeof(rel), oid);
+	return unlink_file(p, rel, "object", oid);
 }
 
 int cairn_pool_usage(cairn_pool *p, uint64_t *capacity, uint64_t *used)
@@ -1092,13 +1101,10 @@ int cairn_pool_head_read(cairn_pool *p, const cairn_oid *oid, uint64_t off, void
 
 int cairn_pool_head_drop(cairn_pool *p, const cairn_oid *oid)
 {
-	char rel[64], hex[CAIRN_OID_HEXLEN + 1];
+	char rel[64];
 
 	head_path(rel, sizeof(rel), oid);
-	if (unlinkat(p->dirfd, rel, 0) < 0 && errno != ENOENT)
-		return cairn_error_errno(errno, "cannot remove the head of %s from pool %s",
-		                         cairn_oid_fmt(hex, oid), p->path);
-	return 0;
+	return unlink_file(p, rel, "the head of", oid);
 }
 
 static int store_head(cairn_store *s, const cairn_oid *oid, uint64_t *size)
