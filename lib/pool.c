@@ -1099,6 +1099,17 @@ int cairn_pool_head_read(cairn_pool *p, const cairn_oid *oid, uint64_t off, void
 	return read_file_at(p, rel, "the head of", oid, off, buf, len, nread);
 }
 
+uint64_t cairn_pool_head_size(cairn_pool *p, const cairn_oid *oid)
+{
+	char rel[64];
+	struct stat st;
+
+	head_path(rel, sizeof(rel), oid);
+	if (fstatat(p->dirfd, rel, &st, 0) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
 int cairn_pool_head_drop(cairn_pool *p, const cairn_oid *oid)
 {
 	char rel[64];

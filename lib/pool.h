@@ -66,6 +66,8 @@ int cairn_pool_head_keep(cairn_pool *p, const cairn_oid *oid, size_t len);
 int cairn_pool_head_read(cairn_pool *p, const cairn_oid *oid, uint64_t off, void *buf,
                          size_t len, size_t *nread);
 int cairn_pool_head_drop(cairn_pool *p, const cairn_oid *oid);
+/* The length of the object's head; 0 when it has none. */
+uint64_t cairn_pool_head_size(cairn_pool *p, const cairn_oid *oid);
 
 /* Filesystem capacity and use of the pool (statvfs), in bytes. */
 int cairn_pool_usage(cairn_pool *p, uint64_t *capacity, uint64_t *used);

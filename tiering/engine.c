@@ -1536,6 +1536,9 @@ int tier_engine_explain(struct tier_engine *e, const cairn_oid *oid, json_t **ou
 		"versions", (int)pl.versions);
 	if (*out == NULL)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+	else
+		json_object_set_new(*out, "head",
+		                    json_integer((json_int_t)cairn_pool_head_size(e->pool, oid)));
 out:
 	free(rules);
 	return rc;

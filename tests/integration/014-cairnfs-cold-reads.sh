@@ -68,6 +68,8 @@ for id in "${BIG[@]}" "${MID[@]:0:6}"; do
 done
 [ ! -e "$(head_of "${MID[6]}")" ] || fail "a 10-byte object kept a head"
 assert_eq "size of a kept head" 65536 "$(stat -c %s "$(head_of "${BIG[0]}")")"
+assert_eq "heads in explain" "65536 0" \
+	"$(cairn tier explain cold@1 mid.bin --json | jq -r '[.objects[0].head, .objects[6].head] | join(" ")')"
 cmp "$(head_of "${BIG[0]}")" <(head -c 65536 "$T/src/big.bin") || fail "the head of big.bin is not its first 64 KiB"
 # Range GETs (206) s3rver has logged for an object: what serving blocks from
 # S3 costs (a whole object is 200).

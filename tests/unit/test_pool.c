@@ -637,6 +637,8 @@ static void test_heads(void **state)
 	read_file(path, back, sizeof(back), &got);
 	assert_int_equal(got, 65536);
 	assert_memory_equal(back, data, 65536);
+	assert_int_equal(cairn_pool_head_size(p, &oid), 65536);
+	assert_int_equal(cairn_pool_head_size(p, &other), 0);
 	assert_int_equal(count_tmp(f), 0);
 	/* read at an offset; short at the head's end */
 	assert_int_equal(cairn_pool_head_read(p, &oid, 60000, back, 10000, &n), 0);
@@ -655,6 +657,7 @@ static void test_heads(void **state)
 	/* dropped; dropping again is no error */
 	assert_int_equal(cairn_pool_head_drop(p, &oid), 0);
 	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(cairn_pool_head_size(p, &oid), 0);
 	assert_int_equal(cairn_pool_head_drop(p, &oid), 0);
 	assert_int_equal(cairn_pool_head_read(p, &oid, 0, back, 10, &n), CAIRN_ENOTFOUND);
 	cairn_pool_close(p);
