@@ -167,6 +167,23 @@ void cairn_client_set_timeout(cairn_client *c, long seconds)
 	c->timeout = seconds > 0 ? seconds : 0;
 }
 
+/* Clears what the last request on handle h set (its connection stays)
+ * and sets what every request of this client has: url, no signals, the
+ * error buffer, http(s) only, the client's timeout. */
+static void reset(cairn_client *c, CURL *h, const char *url)
+{
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	/* Signals are not for libraries in threaded programs (cairnfs). */
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->timeout > 0)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
+	c->errbuf[0] = '\0';
+}
+
 /* Everything a request needs besides its method and body. */
 static int setup(cairn_client *c, const char *path, struct curl_slist **headers)
 {
@@ -183,19 +200,10 @@ static int setup(cairn_client *c, const char *path, struct curl_slist **headers)
 		return cairn_error_set(CAIRN_ENOMEM, "out of memory");
 	snprintf(url, n, "%s%s", c->prefix, path);
 
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
+	reset(c, h, url);
 	free(url);  /* curl copies string options */
 	if (c->unix_path)
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_path);
-	/* Signals are not for libraries in threaded programs (cairnfs). */
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (c->timeout > 0)
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout);
-	c->errbuf[0] = '\0';
 
 	*headers = curl_slist_append(*headers, "Accept: application/json");
 	/* No "Expect: 100-continue" round trip before a body. */
@@ -551,18 +559,10 @@ int cairn_client_fetch(cairn_client *c, const char *url, cairn_client_sink sink,
 	if (!c->ext && !(c->ext = curl_easy_init()))
 		return cairn_error_set(CAIRN_EIO, "cannot create a libcurl handle");
 	d.curl = c->ext;
-	curl_easy_reset(c->ext);
-	curl_easy_setopt(c->ext, CURLOPT_URL, url);
-	curl_easy_setopt(c->ext, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->ext, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(c->ext, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(c->ext, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (c->timeout > 0)
-		curl_easy_setopt(c->ext, CURLOPT_TIMEOUT, c->timeout);
+	reset(c, c->ext, url);
 	curl_easy_setopt(c->ext, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c->ext, CURLOPT_WRITEFUNCTION, write_sink);
 	curl_easy_setopt(c->ext, CURLOPT_WRITEDATA, &d);
-	c->errbuf[0] = '\0';
 
 	cc = curl_easy_perform(c->ext);
 	curl_easy_getinfo(c->ext, CURLINFO_RESPONSE_CODE, &status);
