@@ -446,6 +446,17 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* What a reader sees of a fetch that failed with rc (the thread's message
+ * says why): an I/O error, whatever stopped it, or out of memory. */
+static int fetch_failed(int rc, const char *hex)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+	return cairn_error_set(rc == CAIRN_ENOMEM ? rc : CAIRN_EIO, "cannot fetch object %s: %s",
+	                       hex, msg);
+}
+
 /* Whether what the sink got is the object: all of it, and its digest. */
 static int download_check(struct download *d, const cairn_oid *oid, const char *from)
 {
@@ -528,7 +539,6 @@ static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
                     const char *hex, uint64_t size)
 {
 	struct download d = { .fd = -1, .want = size, .hex = hex };
-	char msg[512];
 	int rc;
 
 	tmp[0] = '\0';
@@ -552,12 +562,9 @@ static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
 			 * or sent others: never served. */
 			log_error(MOD, "object %s: %s", hex, cairn_error_msg());
 		} else if (rc) {
-			/* Whatever stopped it (catalogd or S3 unreachable, a
-			 * timeout, the object gone), the reader sees an I/O
-			 * error. */
-			snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
-			rc = cairn_error_set(rc == CAIRN_ENOMEM ? rc : CAIRN_EIO,
-			                     "cannot fetch object %s: %s", hex, msg);
+			/* Whatever stopped it: catalogd or S3 unreachable, a
+			 * timeout, the object gone. */
+			rc = fetch_failed(rc, hex);
 		}
 	}
 	if (rc)
@@ -630,19 +637,26 @@ static int64_t mono_ms(void)
 
 static void flight_put(struct flight *f);
 
+/* A flight just taken out of `flights`: freed unless someone still holds
+ * it (the last flight_put frees it then); flights_mu held. */
+static void flight_delisted(struct flight *f)
+{
+	f->listed = false;
+	f->refs++;
+	flight_put(f);
+}
+
 /* flights_mu held. Failures remembered past their time go on the way. */
 static struct flight *flight_find(const cairn_oid *oid)
 {
-	int64_t now = -1;
+	int64_t now = mono_ms();
 
 	for (struct flight **p = &flights; *p;) {
 		struct flight *f = *p;
 
-		if (f->until_ms != 0 && (now >= 0 ? now : (now = mono_ms())) >= f->until_ms) {
+		if (f->until_ms != 0 && now >= f->until_ms) {
 			*p = f->next;
-			f->listed = false;
-			f->refs++;
-			flight_put(f);
+			flight_delisted(f);
 			continue;
 		}
 		if (cairn_oid_cmp(&f->oid, oid) == 0)
@@ -723,7 +737,6 @@ static int flight_wait(int *fd, struct flight *f)
 static int fetch_pooled(int *fd, const cairn_oid *oid, const char *hex, uint64_t size)
 {
 	static _Atomic int64_t refused_until;
-	char msg[512];
 	int rc;
 
 	if (!pool_dir || (int64_t)time(NULL) < atomic_load(&refused_until))
@@ -736,10 +749,8 @@ static int fetch_pooled(int *fd, const cairn_oid *oid, const char *hex, uint64_t
 	} else if (rc == CAIRN_EPERM) {
 		atomic_store(&refused_until, (int64_t)time(NULL) + RECALL_REFUSED_S);
 	} else {
-		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
-		log_error(MOD, "object %s: %s", hex, msg);
-		return cairn_error_set(rc == CAIRN_ENOMEM ? rc : CAIRN_EIO,
-		                       "cannot fetch object %s: %s", hex, msg);
+		log_error(MOD, "object %s: %s", hex, cairn_error_msg());
+		return fetch_failed(rc, hex);
 	}
 	log_debug(MOD, "object %s: not read from the pool (%s); downloading it", hex,
 	          cairn_error_msg());
@@ -1087,9 +1098,7 @@ void cfs_objects_shutdown(void)
 		struct flight *f = flights;
 
 		flights = f->next;
-		f->listed = false;
-		f->refs++;
-		flight_put(f);
+		flight_delisted(f);
 	}
 	pthread_mutex_unlock(&flights_mu);
 	free(pool_dir);
