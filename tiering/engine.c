@@ -1809,18 +1809,30 @@ bool tier_engine_enabled(const struct tier_engine *e)
 	return e->s3 != NULL;
 }
 
-void tier_engine_prefetch(struct tier_engine *e, const cairn_oid *oid)
+/* Whether a read brings a COLD object back to the pool. */
+static bool recalls_on_read(struct tier_engine *e)
 {
 	struct tier_policy pol;
-	struct tier_object o;
-	struct task t = { .op = OP_RECALL, .oid = *oid };
 
 	if (e->s3 == NULL)
-		return;
+		return false;
 	tier_snapshot(e, &pol, NULL, NULL);
-	if (!pol.recall_on_read || e->ops->get(e->ctx, oid, &o) != 0 ||
-	    o.state != CAIRN_TIER_COLD)
-		return;
-	t.size = o.size;
-	tier_enqueue_nowait(e, &t);
+	return pol.recall_on_read;
+}
+
+void tier_prefetch_object(struct tier_engine *e, const struct tier_object *o)
+{
+	struct task t = { .op = OP_RECALL, .oid = o->oid, .size = o->size };
+
+	if (o->state == CAIRN_TIER_COLD && recalls_on_read(e))
+		tier_enqueue_nowait(e, &t);
+}
+
+void tier_engine_prefetch(struct tier_engine *e, const cairn_oid *oid)
+{
+	struct tier_object o;
+
+	/* The policy first: without recall_on_read, no catalog read. */
+	if (recalls_on_read(e) && e->ops->get(e->ctx, oid, &o) == 0)
+		tier_prefetch_object(e, &o);
 }

@@ -243,6 +243,8 @@ void tier_job_task_done_locked(struct job *j, const cairn_oid *oid, bool ok,
                                uint64_t bytes, const char *msg);
 
 void tier_flight_put(struct tier_engine *e, struct flight *f);
+/* tier_engine_prefetch for an object whose record the caller has. */
+void tier_prefetch_object(struct tier_engine *e, const struct tier_object *o);
 /* Removes f from the table (so the next reader fetches anew). */
 void tier_flight_unlink(struct tier_engine *e, struct flight *f);
 

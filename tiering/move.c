@@ -524,6 +524,14 @@ struct tier_view {
 	struct flight *f;
 };
 
+/* Another reference to a flight the caller holds one of. */
+static void flight_hold(struct tier_engine *e, struct flight *f)
+{
+	pthread_mutex_lock(&e->mu);
+	f->refs++;
+	pthread_mutex_unlock(&e->mu);
+}
+
 int tier_engine_fetch_view(struct tier_engine *e, const cairn_oid *oid, uint64_t size,
                            struct tier_view **out)
 {
@@ -550,9 +558,7 @@ int tier_engine_fetch_view(struct tier_engine *e, const cairn_oid *oid, uint64_t
 	}
 	/* The view keeps a reference of its own: the flight's buffer is only
 	 * read from now on, by the pooler and by any number of views. */
-	pthread_mutex_lock(&e->mu);
-	f->refs++;
-	pthread_mutex_unlock(&e->mu);
+	flight_hold(e, f);
 	v->e = e;
 	v->f = f;
 	*out = v;
@@ -608,9 +614,7 @@ int tier_engine_recall_wait(struct tier_engine *e, const cairn_oid *oid)
 	 * write failed). The leader hands its reference to the pooler and
 	 * keeps another to watch for that; a follower has its own. */
 	if (leader) {
-		pthread_mutex_lock(&e->mu);
-		f->refs++;
-		pthread_mutex_unlock(&e->mu);
+		flight_hold(e, f);
 		if (!pool_submit(e, f, NULL, false, true)) {
 			tier_flight_unlink(e, f);
 			tier_flight_put(e, f);
@@ -669,8 +673,7 @@ int tier_engine_presign(struct tier_engine *e, const cairn_oid *oid, struct tier
 	/* The reader reads it: that is an access, and under recall_on_read
 	 * the object comes back to the pool as if catalogd had served it. */
 	tier_engine_accessed(e, oid, now);
-	if (o.state == CAIRN_TIER_COLD)
-		tier_engine_prefetch(e, oid);
+	tier_prefetch_object(e, &o);
 	return 0;
 }
 
