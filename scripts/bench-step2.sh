@@ -29,6 +29,11 @@
 #           time from `cairn tier run` until every object is DUAL and nothing
 #           moves. Baseline: cairn-s3probe bench put, the same count of
 #           objects of the same size, 4 requests in flight, through lib/s3.
+#           Under verify=readback a migration checks size and ETag; the
+#           whole read-back happens at release, so:
+#  release  (verify=readback) page cache dropped, the time until every
+#           object of the set is COLD, each S3 copy read back first.
+#           Baseline: the raw GET of the recall row.
 #  recall   the set released (every object COLD), page cache dropped, then
 #           `cairn tier recall NAME@1` (it waits for the job). Baseline:
 #           cairn-s3probe bench get of the objects it put (4 in flight, each
@@ -254,8 +259,14 @@ if want migrate; then
 			[ "$(jq .totals.migrated.objects <<<"$st")" = "$n" ] ||
 				die "migrated $(jq .totals.migrated.objects <<<"$st") objects, not $n"
 			if [ $v = readback ]; then
-				log "recall run $r/$RUNS"
+				# Under readback a release reads each S3 copy back
+				# whole first: the cost moved here from migration.
+				log "release run $r/$RUNS (read-back of every copy)"
+				drop_caches
+				t0=$(now)
 				release_all "$n"
+				rec release.readback.s "$(since "$t0")"
+				log "recall run $r/$RUNS"
 				drop_caches
 				timed recall.s "$CAIRN" tier recall bench/mig@1
 				[ "$("$CAIRN" show bench/mig@1 --json | jq -r '.tiers.dual.objects // 0')" = "$n" ] ||

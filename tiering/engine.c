@@ -585,7 +585,7 @@ static void perform(struct tier_engine *e, const struct task *t, uint8_t **buf, 
 		rc = tier_migrate(e, t, buf, cap);
 		break;
 	case OP_RELEASE:
-		rc = tier_release(e, &t->oid);
+		rc = tier_release(e, &t->oid, buf, cap);
 		break;
 	case OP_RECALL:
 		rc = tier_recall(e, t);
@@ -1522,7 +1522,7 @@ int tier_engine_explain(struct tier_engine *e, const cairn_oid *oid, json_t **ou
 		snprintf(d.why, sizeof(d.why), "%s", why);
 		d.action = TIER_KEEP;
 	}
-	*out = json_pack("{s:s,s:I,s:s,s:I,s:b,s:s?,s:s?,s:s,s:s,s:s?,s:I,s:i}",
+	*out = json_pack("{s:s,s:I,s:s,s:I,s:b,s:s?,s:s?,s:s,s:s,s:s?,s:I,s:s?,s:i}",
 		"id", hex, "size", (json_int_t)o.size,
 		"state", cairn_tier_state_name(o.state) ? cairn_tier_state_name(o.state) : "unknown",
 		"last_access", (json_int_t)o.last_access,
@@ -1533,6 +1533,8 @@ int tier_engine_explain(struct tier_engine *e, const cairn_oid *oid, json_t **ou
 		"rule_action", pl.rule_action != TIER_RULE_NONE ?
 		               tier_rule_action_name(pl.rule_action) : NULL,
 		"s3_verified", (json_int_t)o.s3.verified,
+		"s3_verify", o.s3.verified == 0 ? NULL :
+		             o.s3.verify == CAIRN_VERIFY_READBACK ? "readback" : "checksum",
 		"versions", (int)pl.versions);
 	if (*out == NULL)
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");

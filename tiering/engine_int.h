@@ -226,7 +226,7 @@ bool tier_enqueue_nowait(struct tier_engine *e, const struct task *t);
  * pooler, which then reports the outcome (breaker, job) itself. */
 #define TIER_DEFERRED 1
 int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, size_t *cap);
-int tier_release(struct tier_engine *e, const cairn_oid *oid);
+int tier_release(struct tier_engine *e, const cairn_oid *oid, uint8_t **buf, size_t *cap);
 int tier_recall(struct tier_engine *e, const struct task *t);
 /* Checks each copy of t->oid against its digest and replaces a damaged or
  * missing one from a good one; *repaired says whether it did. Returns

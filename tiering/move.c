@@ -9,14 +9,16 @@
  *   migrate  HOT ─mark─▶ MIGRATING   tier.migrate.marked
  *            read the pool copy, check its digest (a damaged pool copy is
  *            never sent), PUT with Content-MD5     tier.migrate.uploaded
- *            verify: HEAD size and ETag = our MD5 (checksum), or GET the
- *            whole object back, its length and hash (readback)
+ *            verify: HEAD size and ETag = our MD5 (checksum)
  *                                                  tier.migrate.verified
  *            MIGRATING ─▶ DUAL with the S3 facts   tier.migrate.recorded
  *            any failure: MIGRATING ─▶ HOT (the S3 key may stay: harmless,
  *            it is overwritten by the next attempt)
- *   release  DUAL, still in S3 (HEAD); its head kept (keep_head; a cache,
- *            pool.h) ─mark─▶ RELEASING            tier.release.marked
+ *   release  DUAL, still in S3: a HEAD, or under verify=readback a GET of
+ *            the whole object, its length and hash tier.release.readback
+ *            its head kept (keep_head; a cache, pool.h)
+ *            ─mark─▶ RELEASING, the read-back recorded with it
+ *                                                  tier.release.marked
  *            unlink the pool copy                 tier.release.unlinked
  *            RELEASING ─▶ COLD
  *   recall   GET from S3, check size and digest   tier.recall.fetched
@@ -258,14 +260,19 @@ int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, siz
 		facts.nblocks = (uint32_t)n;
 		facts.block_log2 = CAIRN_BLOCK_LOG2;
 	}
-	rc = put_verified(e, &t->oid, o.size, pol.verify, *buf, facts.md5, facts.etag,
-	                  "tier.migrate.uploaded");
+	/* Verified by checksum here even under verify=readback: the pool
+	 * copy stays while the object is DUAL, and release reads the S3
+	 * copy back right before it unlinks that (tier_release). Most DUAL
+	 * objects are never released, and a read-back at release also sees
+	 * what happened to the copy since the migration. */
+	rc = put_verified(e, &t->oid, o.size, CAIRN_VERIFY_CHECKSUM, *buf, facts.md5,
+	                  facts.etag, "tier.migrate.uploaded");
 	if (rc != 0)
 		goto fail;
 	facts.has_md5 = true;
 	cairn_crash_point("tier.migrate.verified");
 	facts.verified = tier_now();
-	facts.verify = pol.verify;
+	facts.verify = CAIRN_VERIFY_CHECKSUM;
 	/* Invariant (3): DUAL claims a copy that cairn verified itself. */
 	rc = INVARIANT(3, facts.verified != 0 && facts.has_md5, &t->oid);
 	if (rc != 0)
@@ -277,7 +284,7 @@ int tier_migrate(struct tier_engine *e, const struct task *t, uint8_t **buf, siz
 	free(blocks);
 	count_done(e, TOT_MIGRATED, o.size);
 	if (t->then_release)
-		return tier_release(e, &t->oid);
+		return tier_release(e, &t->oid, buf, cap);
 	return 0;
 fail:
 	roll_back(e, &t->oid, CAIRN_TIER_MIGRATING, CAIRN_TIER_HOT);
@@ -307,13 +314,58 @@ static void keep_head(struct tier_engine *e, const struct tier_policy *pol,
 	}
 }
 
-int tier_release(struct tier_engine *e, const cairn_oid *oid)
+/* Whether the S3 copy of o is still there and whole, as the policy asks
+ * before its pool copy goes: a HEAD (size), or under verify=readback a
+ * read-back of all of it, each time (a copy read back at an earlier
+ * release may have been damaged since). *facts gets the
+ * read-back to record with the release (nblocks 0: the block digests on
+ * record stay). CAIRN_ECORRUPT: gone, changed or damaged. */
+static int check_s3_copy(struct tier_engine *e, const struct tier_policy *pol,
+                         const struct tier_object *o, struct tier_s3_facts *facts,
+                         bool *read_back, uint8_t **buf, size_t *cap)
+{
+	char hex[CAIRN_OID_HEXLEN + 1], etag[TIER_ETAG_MAX];
+	uint64_t size = 0;
+	int rc;
+
+	cairn_oid_fmt(hex, &o->oid);
+	*read_back = pol->verify == CAIRN_VERIFY_READBACK;
+	if (!*read_back) {
+		rc = cairn_s3_head(e->s3, &o->oid, &size, NULL);
+		if (rc == CAIRN_ENOTFOUND || (rc == 0 && size != o->size))
+			return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is gone or "
+			                       "changed (%llu bytes)", hex,
+			                       (unsigned long long)size);
+		return rc;
+	}
+	rc = grow(buf, cap, (size_t)o->size);
+	if (rc != 0)
+		return rc;
+	etag[0] = '\0';
+	rc = read_s3_copy(e, &o->oid, o->size, *buf, true, true, etag);
+	if (rc == CAIRN_ENOTFOUND)
+		rc = CAIRN_ECORRUPT;
+	if (rc != 0)
+		return cairn_error_prefix(rc, "read back");
+	cairn_crash_point("tier.release.readback");
+	*facts = o->s3;
+	facts->verified = tier_now();
+	facts->verify = CAIRN_VERIFY_READBACK;
+	facts->nblocks = 0;
+	facts->blocks = NULL;
+	if (etag[0])
+		snprintf(facts->etag, sizeof(facts->etag), "%s", etag);
+	return 0;
+}
+
+int tier_release(struct tier_engine *e, const cairn_oid *oid, uint8_t **buf, size_t *cap)
 {
 	struct tier_policy pol;
 	struct tier_rule *rules = NULL;
 	struct tier_placement pl;
+	struct tier_s3_facts facts;
 	struct tier_object o;
-	uint64_t size = 0;
+	bool read_back;
 	size_t nrules;
 	int rc;
 
@@ -341,14 +393,16 @@ int tier_release(struct tier_engine *e, const cairn_oid *oid)
 	rc = INVARIANT(1, o.s3.verified != 0, oid);
 	if (rc != 0)
 		goto fail_unmarked;
-	/* ...and that copy must still be there: a bucket emptied behind our
+	/* ...and that copy must still be there and whole (read back, under
+	 * verify=readback): a bucket emptied or a copy damaged behind our
 	 * back turns the object back into HOT, to be copied again. */
-	rc = cairn_s3_head(e->s3, oid, &size, NULL);
-	if (rc == CAIRN_ENOTFOUND || (rc == 0 && size != o.size)) {
-		char hex[CAIRN_OID_HEXLEN + 1];
-		rc = cairn_error_set(CAIRN_EIO, "the S3 copy of %s is gone or changed "
-		                     "(%llu bytes); back to hot, it will be copied again",
-		                     cairn_oid_fmt(hex, oid), (unsigned long long)size);
+	rc = check_s3_copy(e, &pol, &o, &facts, &read_back, buf, cap);
+	if (rc == CAIRN_ECORRUPT) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", cairn_error_msg());
+		rc = cairn_error_set(CAIRN_EIO, "%s; not released: back to hot, to be "
+		                     "copied again", msg);
 		tier_note_error(e, "release", oid, cairn_error_msg());
 		if (e->ops->transition(e->ctx, oid, CAIRN_TIER_DUAL, CAIRN_TIER_HOT, NULL) != 0)
 			log_error(MOD, "%s", cairn_error_msg());
@@ -357,7 +411,8 @@ int tier_release(struct tier_engine *e, const cairn_oid *oid)
 	if (rc != 0)
 		goto fail_unmarked;
 	keep_head(e, &pol, &o);
-	rc = e->ops->transition(e->ctx, oid, CAIRN_TIER_DUAL, CAIRN_TIER_RELEASING, NULL);
+	rc = e->ops->transition(e->ctx, oid, CAIRN_TIER_DUAL, CAIRN_TIER_RELEASING,
+	                        read_back ? &facts : NULL);
 	if (rc == CAIRN_ERETRY)
 		return 0;
 	if (rc != 0)

@@ -18,13 +18,17 @@
  *   RELEASING → DUAL               tier_release when the unlink fails;
  *                                  recovery when the pool copy is intact
  *   DUAL → HOT                     tier_release when the S3 copy is gone
+ *                                  or fails its read-back
  *   COLD → RECALLING → DUAL        the pooler, after a verified S3 read
  *   RECALLING → COLD               the pooler on failure; recovery when
  *                                  the pool copy is absent or incomplete
  *
  * Invariants (numbered; the engine asserts them where it changes state):
  *  (1) A pool copy is never unlinked before the catalog durably records a
- *      verified S3 copy: RELEASING is only entered from DUAL.
+ *      verified S3 copy: RELEASING is only entered from DUAL. Under
+ *      verify=readback the copy is verified by checksum at migration and
+ *      read back whole right before the release, the read-back recorded
+ *      with the move to RELEASING (move.c).
  *  (2) A state that reads may serve from the pool (HOT, MIGRATING, DUAL,
  *      RELEASING until the unlink is recorded) always has the pool file.
  *  (3) A state that claims an S3 copy (DUAL, RELEASING, COLD, RECALLING) has

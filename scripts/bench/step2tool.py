@@ -223,10 +223,13 @@ def report(samples_path, out_path, info_args):
 
     mig = one("mig.bytes")
     ml = info.get("mig", "set")
-    rate("migration of %s, verify=readback" % ml, mig, "mig.readback.s", "raw.put.s",
+    rate("migration of %s, verify=readback (default; PUT + HEAD, the read-back "
+         "comes at release)" % ml, mig, "mig.readback.s", "raw.put.s",
          "raw PUT, 4 in flight", "≥ 0.9×")
     rate("migration of %s, verify=checksum" % ml, mig, "mig.checksum.s", "raw.put.s",
          "raw PUT, 4 in flight", "≥ 0.9×")
+    rate("release of that version under verify=readback (every S3 copy read back)",
+         mig, "release.readback.s", "raw.get.s", "raw GET, 4 in flight", "—")
     rate("`cairn tier recall` of that version", mig, "recall.s", "raw.get.s",
          "raw GET, 4 in flight", "≥ 0.9×")
 

@@ -33,7 +33,7 @@ OIDS=$T/expected-oids       # every object id of every version
 log "seed $SEED, $ROUNDS rounds"
 
 MIGRATE_POINTS=(tier.migrate.marked tier.migrate.uploaded tier.migrate.verified tier.migrate.recorded)
-RELEASE_POINTS=(tier.release.marked tier.release.unlinked)
+RELEASE_POINTS=(tier.release.readback tier.release.marked tier.release.unlinked)
 RECALL_POINTS=(tier.recall.fetched tier.recall.marked tier.recall.pooled)
 
 api() { curl -sf --unix-socket "$SOCK" "http://cairn$1"; }

@@ -12,7 +12,8 @@
 # `cairn tier recall` fails with the reason and recalls everything else;
 # catalogd's log and `tier status` name the object. A DUAL object whose S3
 # copy is damaged still reads from the pool. Once the S3 copies are put
-# back, the version recalls and reads back byte-identical.
+# back, the version recalls and reads back byte-identical. Last, a DUAL
+# copy damaged in S3 is caught by the read-back before its release.
 . "$(dirname "$0")/lib.sh"
 
 CHUNK=262144
@@ -145,6 +146,38 @@ done
 cairn fsck >/dev/null || fail "fsck after recovery"
 verify_pool
 umount_cairnfs "$T/mnt2"
+
+# ---- release reads the S3 copy back first (verify=readback, the default) -------
+# A DUAL object whose S3 copy is overwritten in place after its migration
+# (same size, same ETag on record: a HEAD cannot tell). The release reads
+# it back, refuses it and sends the object back to HOT with its pool copy;
+# the pass that follows (the pool is still over its watermark) copies it
+# again, and only then is it released: its S3 copy is whole at the end.
+hold=${PIN[0]}
+assert_eq "state of $hold before the damage" dual "$(state_of "$hold")"
+verified_by() { cairn tier explain keep@1 pinned.bin --json | jq -r '[.objects[].s3_verify] | unique | join(",")'; }
+assert_eq "how keep@1's copies were verified at migration" checksum "$(verified_by)"
+printf 'XXXX' | dd of="$(s3_object_file "$hold")" bs=1 seek=1000 conv=notrunc 2>/dev/null
+migrated=$(api /v1/tier/status | jq .totals.migrated.objects)
+cairn tier unpin keep@1 >/dev/null
+cairn tier policy set high_watermark=1% low_watermark=0% >/dev/null
+cairn tier run >/dev/null
+wait_until "every object released" 30 all_in cold "$total"
+wait_until "no moves in flight" 30 no_moves
+grep "$hold" "$T/catalogd.log" | grep -q "read back.*not released" ||
+	fail "catalogd's log does not name the failed read-back of $hold"
+api /v1/tier/status | jq -e --arg v "$hold" \
+	'[.errors[]? | tostring | contains($v) and contains("read back")] | any' >/dev/null ||
+	fail "tier status does not name $hold: $(api /v1/tier/status | jq -c .errors)"
+assert_eq "objects copied again" $((migrated + 1)) "$(api /v1/tier/status | jq .totals.migrated.objects)"
+assert_eq "the S3 copy of $hold" "$hold" "$(xxhsum -H2 "$(s3_object_file "$hold")" |
+	awk '{ h = $1; sub("^XXH128_", "", h); print h }')"
+assert_eq "how keep@1's copies were verified once released" readback "$(verified_by)"
+cairn tier policy set high_watermark=99% low_watermark=98% >/dev/null
+mount_cairnfs "$T/mnt3" --cache-dir "$T/cache3"
+drop_caches
+cmp "$T/mnt3/keep/1/pinned.bin" "$T/keep/pinned.bin" || fail "pinned.bin differs after its re-copy"
+umount_cairnfs "$T/mnt3"
 
 stop_catalogd
 log "pass"
