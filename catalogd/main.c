@@ -75,6 +75,23 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Keys of the config contract this catalogd cannot honour yet. Set, each
+ * would be ignored without a word: a TCP listener that is not there, or
+ * plaintext in S3 where encryption was asked for. Refused instead. */
+static int refuse_unavailable(const struct cairn_config *cfg)
+{
+	if (cfg->listen[0] || cfg->tls_cert[0])
+		return cairn_error_set(CAIRN_EINVAL, "[catalog] %s is set, but this catalogd "
+		                       "serves its Unix socket only (no TCP or TLS listener "
+		                       "yet); leave listen, tls_cert and tls_key empty",
+		                       cfg->listen[0] ? "listen" : "tls_cert");
+	if (cfg->s3_encryption_key_file[0])
+		return cairn_error_set(CAIRN_EINVAL, "[s3] encryption_key_file is set, but this "
+		                       "catalogd cannot encrypt S3 copies yet; it will not "
+		                       "upload plaintext where encryption was asked for");
+	return 0;
+}
+
 /* The S3 client of the cold tier, or none without an endpoint. */
 static int open_s3(cairn_s3 **out, const struct cairn_config *cfg)
 {
@@ -195,7 +212,7 @@ int main(int argc, char **argv)
 	}
 	free(overrides);
 	cairn_config_apply_env(&cfg);
-	if (cairn_config_finish(&cfg) != 0)
+	if (cairn_config_finish(&cfg) != 0 || refuse_unavailable(&cfg) != 0)
 		return fail("config");
 	if (cairn_log_parse_level(cfg.log_level, &level) != 0)
 		return fail("config");

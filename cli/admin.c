@@ -20,7 +20,9 @@ static const char fsck_help[] =
 	"digest, and to check that every object a version refers to is present.\n"
 	"Exits 1 when an object is bad or missing. Dangling objects (stored but\n"
 	"referenced by no version, e.g. left by an interrupted commit) are\n"
-	"reported but are not errors.\n";
+	"reported but are not errors. Heads (the first bytes the pool keeps of a\n"
+	"released object) of objects that are not released are dropped: they are\n"
+	"a cache nobody would read.\n";
 
 static const char audit_help[] =
 	"usage: cairn audit list [--since T] [--json]\n"
@@ -118,6 +120,8 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 		printf("%-10s%zu\n", "bad:", nbad);
 		printf("%-10s%zu\n", "missing:", nmissing);
 		printf("%-10s%lld\n", "dangling:", (long long)cli_jint(res, "dangling"));
+		printf("%-10s%lld kept, %lld dropped (of objects not released)\n", "heads:",
+		       (long long)cli_jint(res, "heads"), (long long)cli_jint(res, "heads_dropped"));
 		json_array_foreach(json_object_get(res, "bad"), i, id)
 			printf("bad      %s\n", json_string_value(id) ? json_string_value(id) : "?");
 		json_array_foreach(json_object_get(res, "missing"), i, id)

@@ -513,16 +513,17 @@ static DIR *open_sub(cairn_pool *p, int dirfd, const char *name, int *rc)
 	return d;
 }
 
-/* Two nested directory streams at a time, whatever the pool's size. */
-int cairn_pool_foreach(cairn_pool *p,
-                       int (*fn)(void *ctx, const cairn_oid *oid, uint64_t size),
-                       void *ctx)
+/* The object layout under top (a directory of the pool; absent is
+ * empty): three nested directory streams at a time, whatever the pool's
+ * size. */
+static int foreach_in(cairn_pool *p, const char *top,
+                      int (*fn)(void *ctx, const cairn_oid *oid, uint64_t size), void *ctx)
 {
 	DIR *d1 = NULL, *d2 = NULL, *d3 = NULL;
 	struct dirent *e1, *e2, *e3;
 	int rc = 0;
 
-	d1 = open_sub(p, p->dirfd, ".", &rc);
+	d1 = open_sub(p, p->dirfd, top, &rc);
 	if (!d1)
 		goto out;
 	while ((e1 = readdir(d1))) {
@@ -574,6 +575,20 @@ out:
 	if (d1)
 		closedir(d1);
 	return rc;
+}
+
+int cairn_pool_foreach(cairn_pool *p,
+                       int (*fn)(void *ctx, const cairn_oid *oid, uint64_t size),
+                       void *ctx)
+{
+	return foreach_in(p, ".", fn, ctx);
+}
+
+int cairn_pool_foreach_head(cairn_pool *p,
+                            int (*fn)(void *ctx, const cairn_oid *oid, uint64_t size),
+                            void *ctx)
+{
+	return foreach_in(p, "heads", fn, ctx);
 }
 
 /* ---- batches ---------------------------------------------------------- */

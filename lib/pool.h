@@ -77,6 +77,10 @@ int cairn_pool_usage(cairn_pool *p, uint64_t *capacity, uint64_t *used);
 int cairn_pool_foreach(cairn_pool *p,
                        int (*fn)(void *ctx, const cairn_oid *oid, uint64_t size),
                        void *ctx);
+/* The same for every head (size: the head's length). */
+int cairn_pool_foreach_head(cairn_pool *p,
+                            int (*fn)(void *ctx, const cairn_oid *oid, uint64_t size),
+                            void *ctx);
 
 /* A batch of objects written together and made durable by one commit.
  * Objects are streamed in: begin(oid, size), write()..., end(); end checks

@@ -83,6 +83,19 @@ expect_fail "unknown command" cairn frobnicate
 expect_fail "unreachable catalogd" cairn --catalog "unix:$T/absent.sock" dataset list
 grep -qi "catalogd" "$T/err" || fail "unreachable message does not mention catalogd"
 
+# Keys of the config contract this catalogd cannot honour yet: refused,
+# never ignored (no plaintext in S3 where encryption was asked for).
+echo "0123456789abcdef0123456789abcdef" >"$T/key"
+expect_fail "encryption_key_file" "$CATALOGD_BIN" --check-config -o s3.encryption_key_file="$T/key"
+grep -q "encryption_key_file" "$T/err" || fail "no word of encryption_key_file: $(cat "$T/err")"
+expect_fail "listen" "$CATALOGD_BIN" --check-config -o catalog.listen=127.0.0.1:8443
+grep -q "listen" "$T/err" || fail "no word of listen: $(cat "$T/err")"
+expect_fail "tls_cert" "$CATALOGD_BIN" --check-config -o catalog.tls_cert="$T/key" \
+	-o catalog.tls_key="$T/key"
+grep -q "tls_cert" "$T/err" || fail "no word of tls_cert: $(cat "$T/err")"
+"$CATALOGD_BIN" --check-config -o s3.encryption_key_file= >/dev/null ||
+	fail "an empty encryption_key_file was refused"
+
 snapshot "$T/after"
 diff -u "$T/before" "$T/after" >&2 || fail "a failed command changed the catalog or the pool"
 

@@ -11,7 +11,8 @@
 # EIO, logged and never cached; with recall_on_read later opens read the
 # pool, and a cold read on the pool's host waits for catalogd's pool copy
 # instead of caching a second one; reads from the pool are reported to
-# catalogd as accesses.
+# catalogd as accesses; released objects keep heads, a damaged head is
+# never served, and fsck drops heads of objects that are not released.
 . "$(dirname "$0")/lib.sh"
 
 CHUNK=262144
@@ -342,6 +343,32 @@ cairn tier run >/dev/null
 wait_until "nohead.bin copied to S3" 60 nohead_dual
 release_all "$total"
 for id in "${NOHEAD[@]}"; do [ ! -e "$(head_of "$id")" ] || fail "keep_head=0 kept the head of $id"; done
+
+# ---- fsck drops heads of objects that are not released, keeps the others ----------
+# (left by a crash between keeping a head and a release rolling back, or of
+# objects the catalog no longer knows)
+cairn tier policy set keep_head=64K >/dev/null
+cairn tier recall nohead@1 >/dev/null || fail "recall of nohead@1"
+release_all "$total"
+[ -f "$(head_of "${NOHEAD[0]}")" ] || fail "released object ${NOHEAD[0]} kept no head"
+kept=$(find "$POOL/heads" -type f | wc -l)
+mkdir -p "$T/src3"
+head -c 100000 /dev/urandom >"$T/src3/hot.bin"
+cairn dataset create hot >/dev/null
+cairn commit hot "$T/src3" >/dev/null
+hot=$(xxhsum -H2 "$T/src3/hot.bin" | awk '{ h = $1; sub("^XXH128_", "", h); print h }')
+assert_eq "state of a new object" hot "$(api "/v1/objects/$hot/info" | jq -r .state)"
+orphan_hot=$(head_of "$hot")
+orphan_unknown=$(head_of ffffffffffffffffffffffffffffffff)
+mkdir -p "$(dirname "$orphan_hot")" "$(dirname "$orphan_unknown")"
+cp "$(head_of "${NOHEAD[0]}")" "$orphan_hot"
+cp "$(head_of "${NOHEAD[0]}")" "$orphan_unknown"
+cairn fsck --json >"$T/fsck.json" || fail "fsck: $(cat "$T/fsck.json")"
+assert_eq "heads fsck kept, dropped" "$kept 2" "$(jq -r '"\(.heads) \(.heads_dropped)"' "$T/fsck.json")"
+[ ! -e "$orphan_hot" ] || fail "fsck kept the head of a hot object"
+[ ! -e "$orphan_unknown" ] || fail "fsck kept the head of an unknown object"
+[ -f "$(head_of "${NOHEAD[0]}")" ] || fail "fsck dropped the head of a cold object"
+assert_eq "heads after fsck" "$kept" "$(find "$POOL/heads" -type f | wc -l)"
 
 stop_catalogd
 log "pass"

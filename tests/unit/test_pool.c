@@ -648,9 +648,14 @@ static void test_heads(void **state)
 	assert_int_equal(cairn_pool_head_keep(p, &oid, sizeof(data) + 100), 0);
 	assert_int_equal(cairn_pool_head_read(p, &oid, 0, back, sizeof(back), &n), 0);
 	assert_int_equal(n, sizeof(data));
-	/* heads are not objects */
+	/* heads are not objects, and objects are not heads */
 	assert_int_equal(cairn_pool_foreach(p, collect, &s), 0);
 	assert_int_equal(s.n, 1);
+	s.n = 0;
+	assert_int_equal(cairn_pool_foreach_head(p, collect, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(cairn_oid_cmp(&s.oid[0], &oid), 0);
+	assert_int_equal(s.size[0], sizeof(data));
 	/* no pool copy, no head */
 	assert_int_equal(cairn_pool_head_keep(p, &other, 65536), CAIRN_ENOTFOUND);
 	assert_int_equal(count_tmp(f), 0);
@@ -660,6 +665,9 @@ static void test_heads(void **state)
 	assert_int_equal(cairn_pool_head_size(p, &oid), 0);
 	assert_int_equal(cairn_pool_head_drop(p, &oid), 0);
 	assert_int_equal(cairn_pool_head_read(p, &oid, 0, back, 10, &n), CAIRN_ENOTFOUND);
+	s.n = 0;
+	assert_int_equal(cairn_pool_foreach_head(p, collect, &s), 0);
+	assert_int_equal(s.n, 0);
 	cairn_pool_close(p);
 }
 
