@@ -314,27 +314,26 @@ static void keep_head(struct tier_engine *e, const struct tier_policy *pol,
 	}
 }
 
-/* Whether the S3 copy of o is still there and whole, as the policy asks
- * before its pool copy goes: a HEAD (size), or under verify=readback a
- * read-back of all of it, each time (a copy read back at an earlier
- * release may have been damaged since). *facts gets the
- * read-back to record with the release (nblocks 0: the block digests on
- * record stay). CAIRN_ECORRUPT: gone, changed or damaged. */
-static int check_s3_copy(struct tier_engine *e, const struct tier_policy *pol,
-                         const struct tier_object *o, struct tier_s3_facts *facts,
-                         bool *read_back, uint8_t **buf, size_t *cap)
+/* Whether the S3 copy of o is still there and whole before its pool
+ * copy goes: a HEAD (size), or with read_back (verify=readback) all of it
+ * read back, each time (a copy read back at an earlier release may have
+ * been damaged since); *facts then gets the read-back to record with the
+ * release (nblocks 0: the block digests on record stay). CAIRN_ECORRUPT:
+ * gone, changed or damaged. */
+static int check_s3_copy(struct tier_engine *e, const struct tier_object *o, bool read_back,
+                         struct tier_s3_facts *facts, uint8_t **buf, size_t *cap)
 {
-	char hex[CAIRN_OID_HEXLEN + 1], etag[TIER_ETAG_MAX];
+	char etag[TIER_ETAG_MAX];
 	uint64_t size = 0;
 	int rc;
 
-	cairn_oid_fmt(hex, &o->oid);
-	*read_back = pol->verify == CAIRN_VERIFY_READBACK;
-	if (!*read_back) {
+	if (!read_back) {
+		char hex[CAIRN_OID_HEXLEN + 1];
+
 		rc = cairn_s3_head(e->s3, &o->oid, &size, NULL);
 		if (rc == CAIRN_ENOTFOUND || (rc == 0 && size != o->size))
 			return cairn_error_set(CAIRN_ECORRUPT, "the S3 copy of %s is gone or "
-			                       "changed (%llu bytes)", hex,
+			                       "changed (%llu bytes)", cairn_oid_fmt(hex, &o->oid),
 			                       (unsigned long long)size);
 		return rc;
 	}
@@ -396,7 +395,8 @@ int tier_release(struct tier_engine *e, const cairn_oid *oid, uint8_t **buf, siz
 	/* ...and that copy must still be there and whole (read back, under
 	 * verify=readback): a bucket emptied or a copy damaged behind our
 	 * back turns the object back into HOT, to be copied again. */
-	rc = check_s3_copy(e, &pol, &o, &facts, &read_back, buf, cap);
+	read_back = pol.verify == CAIRN_VERIFY_READBACK;
+	rc = check_s3_copy(e, &o, read_back, &facts, buf, cap);
 	if (rc == CAIRN_ECORRUPT) {
 		char msg[512];
 
