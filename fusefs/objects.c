@@ -415,12 +415,40 @@ static int open_pool(int *fd, const cairn_oid *oid, uint64_t size)
 
 /* ---- Downloads --------------------------------------------------------- */
 
+/* Bytes arriving are gathered and written to the cache file this many at
+ * a time: each write() into the file system costs about as much for a few
+ * KiB as for a MiB, and the network hands them over in small pieces. */
+#define WRITE_BATCH ((size_t)1 << 20)
+
 struct download {
 	int fd;                    /* the temporary file, owned by download() */
 	cairn_hasher *h;
 	uint64_t got, want;
 	const char *hex;
+	char *pend;                /* arrived, not yet written: npend of cap */
+	size_t npend, cap;         /* cap: WRITE_BATCH, less for a small object */
 };
+
+/* Writes what is pending to the file. */
+static int download_flush(struct download *d)
+{
+	const char *p = d->pend;
+	size_t len = d->npend;
+
+	while (len > 0) {
+		ssize_t w = write(d->fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return cairn_error_errno(errno, "cannot write the cache copy of %s", d->hex);
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	d->npend = 0;
+	return 0;
+}
 
 static int download_sink(void *ctx, const void *data, size_t len)
 {
@@ -433,16 +461,27 @@ static int download_sink(void *ctx, const void *data, size_t len)
 	cairn_hasher_update(d->h, data, len);
 	d->got += len;
 	while (len > 0) {
-		ssize_t w = write(d->fd, p, len);
+		size_t n = d->cap - d->npend < len ? d->cap - d->npend : len;
+		int rc;
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return cairn_error_errno(errno, "cannot write the cache copy of %s", d->hex);
-		}
-		p += w;
-		len -= (size_t)w;
+		memcpy(d->pend + d->npend, p, n);
+		d->npend += n;
+		p += n;
+		len -= n;
+		if (d->npend == d->cap && (rc = download_flush(d)) != 0)
+			return rc;
 	}
+	return 0;
+}
+
+/* Starts the download over: nothing written, nothing hashed. */
+static int download_restart(struct download *d)
+{
+	d->npend = 0;
+	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
+		return cairn_error_errno(errno, "cannot empty the cache copy of %s", d->hex);
+	cairn_hasher_reset(d->h);
+	d->got = 0;
 	return 0;
 }
 
@@ -457,12 +496,16 @@ static int fetch_failed(int rc, const char *hex)
 	                       hex, msg);
 }
 
-/* Whether what the sink got is the object: all of it, and its digest. */
+/* Whether what the sink got is the object: all of it, and its digest.
+ * Writes out what is pending first: 0 means the file holds it all. */
 static int download_check(struct download *d, const cairn_oid *oid, const char *from)
 {
 	char ghex[CAIRN_OID_HEXLEN + 1];
 	cairn_oid got;
+	int rc = download_flush(d);
 
+	if (rc)
+		return rc;
 	cairn_hasher_digest(d->h, &got);
 	if (d->got == d->want && cairn_oid_cmp(&got, oid) == 0)
 		return 0;
@@ -526,11 +569,8 @@ static int download_direct(struct download *d, const cairn_oid *oid)
 		log_warn(MOD, "object %s: direct read from S3 failed (%s); reading it through "
 		         "catalogd", d->hex, cairn_error_msg());
 	cairn_error_clear();
-	if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
-		return cairn_error_errno(errno, "cannot empty the cache copy of %s", d->hex);
-	cairn_hasher_reset(d->h);
-	d->got = 0;
-	return CAIRN_ENOTFOUND;
+	rc = download_restart(d);
+	return rc ? rc : CAIRN_ENOTFOUND;
 }
 
 /* Downloads the object into a new file in <cache>/tmp and checks it.
@@ -542,6 +582,12 @@ static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
 	int rc;
 
 	tmp[0] = '\0';
+	d.cap = size < WRITE_BATCH ? (size_t)size + 1 : WRITE_BATCH;
+	d.pend = malloc(d.cap);
+	if (!d.pend) {
+		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");
+		goto out;
+	}
 	rc = cairn_hasher_new(&d.h);
 	if (rc)
 		goto out;
@@ -579,6 +625,7 @@ out:
 		tmp[0] = '\0';
 	}
 	cairn_hasher_free(d.h);
+	free(d.pend);
 	return rc;
 }
 
@@ -589,18 +636,24 @@ static void keep(int fd, const char *tmp, const cairn_oid *oid, const char *hex,
                  uint64_t size)
 {
 	char final[PATH_MAX];
+	int r;
 
 	if (fdatasync(fd) < 0) {
 		log_warn(MOD, "cannot sync the cache copy of %s: %s", hex, strerror(errno));
 		goto drop;
 	}
-	if (cache_dirs(hex) != 0) {
-		log_warn(MOD, "%s", cairn_error_msg());
-		cairn_error_clear();
-		goto drop;
-	}
 	cairn_object_path_at(final, sizeof(final), cache_dir, oid);
-	if (rename(tmp, final) < 0) {
+	/* The directories are made when the first object in them comes. */
+	r = rename(tmp, final);
+	if (r < 0 && errno == ENOENT) {
+		if (cache_dirs(hex) != 0) {
+			log_warn(MOD, "%s", cairn_error_msg());
+			cairn_error_clear();
+			goto drop;
+		}
+		r = rename(tmp, final);
+	}
+	if (r < 0) {
 		log_warn(MOD, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
 		goto drop;
 	}

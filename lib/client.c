@@ -466,6 +466,10 @@ struct download_ctx {
 	struct buf err;    /* the body of an error status */
 };
 
+/* Downloads are bulk: a larger receive buffer means fewer, larger reads
+ * of the socket and sink calls (curl's default is 16 KiB). */
+#define DOWNLOAD_BUFFER (512L << 10)
+
 static size_t write_sink(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct download_ctx *d = arg;
@@ -505,6 +509,7 @@ int cairn_client_download(cairn_client *c, const char *path,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_sink);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 
 	cc = curl_easy_perform(c->curl);
 	if (d.sink_rc) {
@@ -563,6 +568,7 @@ int cairn_client_fetch(cairn_client *c, const char *url, cairn_client_sink sink,
 	curl_easy_setopt(c->ext, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c->ext, CURLOPT_WRITEFUNCTION, write_sink);
 	curl_easy_setopt(c->ext, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(c->ext, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
 
 	cc = curl_easy_perform(c->ext);
 	curl_easy_getinfo(c->ext, CURLINFO_RESPONSE_CODE, &status);
