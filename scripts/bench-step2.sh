@@ -46,7 +46,11 @@
 #           cairnfs reads cold objects straight from S3 with URLs catalogd
 #           signs; also measured with --no-direct (through catalogd), and
 #           with recall_on_read=yes (the default): each object is recalled
-#           into the pool and read there (then released again).
+#           into the pool and read there (then released again). Then once
+#           more with s3rver pinned to core 0 and the reading side (cairnfs
+#           or s3fs, dd, and the raw GET's client) to core 1, as when S3 is
+#           another machine: on a 2-core machine the reader's CPU otherwise
+#           comes out of the server's.
 #  ttfb     a fresh mount, empty cache, page cache dropped: open + read of
 #           the first 4 KiB of the cold file.
 #  rand     the same cold file (recall_on_read=no), random 4 KiB reads with
@@ -190,16 +194,22 @@ release_all() {
 }
 
 # mount_cairnfs [ARGS] — fresh mount, empty cache dir; ARGS go to cairnfs.
+# CLIENT_CPU: a prefix (taskset -c N) for the file systems mounted and the
+# readers run, empty unless the server and the clients are on separate
+# cores (split_side).
+CLIENT_CPU=()
+
 mount_cairnfs() {
 	rm -rf "$W/cache-cairnfs"
-	mount_fuse cairnfs "$W/mnt-cairnfs" "$CAIRNFS" "$W/mnt-cairnfs" --catalog "unix:$SOCK" \
-		--cache-dir "$W/cache-cairnfs" -f "$@" || die "cairnfs did not mount"
+	mount_fuse cairnfs "$W/mnt-cairnfs" "${CLIENT_CPU[@]}" "$CAIRNFS" "$W/mnt-cairnfs" \
+		--catalog "unix:$SOCK" --cache-dir "$W/cache-cairnfs" -f "$@" ||
+		die "cairnfs did not mount"
 }
 
 mount_s3fs() {
 	printf 'S3RVER:S3RVER\n' >"$W/s3fs.passwd"
 	chmod 600 "$W/s3fs.passwd"
-	mount_fuse s3fs "$W/mnt-s3fs" s3fs cairn "$W/mnt-s3fs" -f -o ro \
+	mount_fuse s3fs "$W/mnt-s3fs" "${CLIENT_CPU[@]}" s3fs cairn "$W/mnt-s3fs" -f -o ro \
 		-o passwd_file="$W/s3fs.passwd" -o url="http://127.0.0.1:$S3_PORT" \
 		-o use_path_request_style
 }
@@ -411,6 +421,38 @@ pool_side() {
 	still_cold
 }
 
+# split_side — the cold read again with s3rver on core 0 and everything on
+# the reading side (cairnfs or s3fs, dd, the raw GET's client) on core 1,
+# as when the S3 server is another machine: on one small machine the
+# reader's own CPU is taken from the server's. catalogd stays where it is
+# (it only signs URLs here). Rows seq.*.split.s and raw.getseq.split.s.
+split_side() {
+	local f=$W/mnt-cairnfs/bench/seq/1/seq.bin out
+	log "cold reads run $r/$RUNS ($SEQ_LABEL): s3rver on core 0, readers on core 1"
+	taskset -a -p -c 0 "$S3_PID" >/dev/null || die "cannot pin s3rver to core 0"
+	CLIENT_CPU=(taskset -c 1)
+	mount_cairnfs
+	drop_caches
+	timed "seq.cairn.split.s" taskset -c 1 dd if="$f" of=/dev/null bs=1M status=none
+	cmp "$f" "$SRC_SEQ/seq.bin" || die "$f differs from its source"
+	unmount_fuse
+	still_cold
+	drop_caches
+	out=$(taskset -c 1 "$PROBE" bench get "$SEQ_OBJS" "$OBJ" 4) ||
+		die "cairn-s3probe bench get failed"
+	rec raw.getseq.split.s "$(awk '{ print $5 }' <<<"$out")"
+	if [ -z "$SKIP_S3FS" ]; then
+		mount_s3fs || die "s3fs did not mount"
+		drop_caches
+		timed "seq.s3fs.split.s" taskset -c 1 dd if="$MOUNT_DIR/peer/seq.bin" of=/dev/null \
+			bs=1M status=none
+		unmount_fuse
+	fi
+	CLIENT_CPU=()
+	taskset -a -p -c "0-$(($(nproc) - 1))" "$S3_PID" >/dev/null ||
+		die "cannot unpin s3rver"
+}
+
 # --- 2. cold sequential reads and time to first byte ----------------------
 if want read; then
 	# The raw GET reads objects cairn-s3probe put; without the migrate step
@@ -427,6 +469,7 @@ if want read; then
 		rec raw.getseq.s "$(awk '{ print $5 }' <<<"$out")"
 		catalogd_side
 		pool_side
+		[ "$(nproc)" -ge 2 ] && split_side
 		peer_sides read_side "cold reads run $r/$RUNS"
 	done
 fi

@@ -241,6 +241,11 @@ def report(samples_path, out_path, info_args):
          "raw.getseq.s", "raw GET, 4 in flight", "—")
     rate("same, recall_on_read=yes (the default): read from the pool copy", seq,
          "seq.cairnpool.cold.s", "raw.getseq.s", "raw GET, 4 in flight", "≥ 0.9×")
+    split = "same, s3rver on core 0 and the reader on core 1 (as on separate machines)"
+    rate(split, seq, "seq.cairn.split.s", "raw.getseq.split.s",
+         "raw GET, 4 in flight, on core 1", "—")
+    rate(split, seq, "seq.cairn.split.s", "seq.s3fs.split.s", "s3fs-fuse on core 1", "—",
+         peer="s3fs")
     peers = (("s3fs", "s3fs-fuse"), ("rclone", "rclone mount"),
              ("rclonefull", "rclone --vfs-cache-mode full"))
     for p, name in peers:
