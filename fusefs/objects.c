@@ -582,7 +582,7 @@ static int download(int *fd, char *tmp, size_t tmplen, const cairn_oid *oid,
 	int rc;
 
 	tmp[0] = '\0';
-	d.cap = size < WRITE_BATCH ? (size_t)size + 1 : WRITE_BATCH;
+	d.cap = size < WRITE_BATCH ? (size_t)size + 1 : WRITE_BATCH;   /* never 0 */
 	d.pend = malloc(d.cap);
 	if (!d.pend) {
 		rc = cairn_error_set(CAIRN_ENOMEM, "out of memory");

@@ -314,6 +314,18 @@ static void keep_head(struct tier_engine *e, const struct tier_policy *pol,
 	}
 }
 
+/* An object with its whole pool copy has no use for a head: dropped
+ * wherever one turns HOT or DUAL, so that neither a failed release nor a
+ * crash leaves one behind. A failure costs only the head's space (fsck
+ * drops it). */
+static void drop_head(struct tier_engine *e, const cairn_oid *oid)
+{
+	if (cairn_pool_head_drop(e->pool, oid) != 0) {
+		log_warn(MOD, "%s", cairn_error_msg());
+		cairn_error_clear();
+	}
+}
+
 /* Whether the S3 copy of o is still there and whole before its pool
  * copy goes: a HEAD (size), or with read_back (verify=readback) all of it
  * read back, each time (a copy read back at an earlier release may have
@@ -410,17 +422,20 @@ int tier_release(struct tier_engine *e, const cairn_oid *oid, uint8_t **buf, siz
 	}
 	if (rc != 0)
 		goto fail_unmarked;
-	keep_head(e, &pol, &o);
 	rc = e->ops->transition(e->ctx, oid, CAIRN_TIER_DUAL, CAIRN_TIER_RELEASING,
 	                        read_back ? &facts : NULL);
 	if (rc == CAIRN_ERETRY)
 		return 0;
 	if (rc != 0)
 		goto fail_unmarked;
+	/* Kept once the object is marked (the pool copy it is cut from is
+	 * still there): a release that goes no further leaves no head. */
+	keep_head(e, &pol, &o);
 	cairn_crash_point("tier.release.marked");
 	rc = cairn_pool_unlink(e->pool, oid);
 	if (rc != 0) {
 		roll_back(e, oid, CAIRN_TIER_RELEASING, CAIRN_TIER_DUAL);
+		drop_head(e, oid);
 		goto fail_unmarked;
 	}
 	cairn_crash_point("tier.release.unlinked");
@@ -903,19 +918,15 @@ static void pool_group(struct tier_engine *e, struct pool_item *items, size_t n)
 	if (m == 0)
 		return;
 	cairn_crash_point("tier.recall.pooled");
+	/* The whole objects are back: their heads go before they are DUAL,
+	 * so no crash leaves a DUAL object with one. */
+	for (size_t i = 0; i < m; i++)
+		drop_head(e, &items[idx[i]].flight->oid);
 	/* A failure here leaves RECALLING with a verified pool copy: the next
 	 * start makes it DUAL. */
 	move_group(e, items, idx, &m, CAIRN_TIER_RECALLING, CAIRN_TIER_DUAL, oids, rcs);
-	for (size_t i = 0; i < m; i++) {
-		const struct flight *f = items[idx[i]].flight;
-
-		/* The whole object is back: its head is only in the way. */
-		if (cairn_pool_head_drop(e->pool, &f->oid) != 0) {
-			log_warn(MOD, "%s", cairn_error_msg());
-			cairn_error_clear();
-		}
-		count_done(e, TOT_RECALLED, f->size);
-	}
+	for (size_t i = 0; i < m; i++)
+		count_done(e, TOT_RECALLED, items[idx[i]].flight->size);
 }
 
 static void pool_report(struct tier_engine *e, struct pool_item *it)
@@ -1185,6 +1196,8 @@ static int recover_one(struct tier_engine *e, const struct tier_object *o)
 	rc = e->ops->transition(e->ctx, &o->oid, o->state, to, NULL);
 	if (rc != 0)
 		return rc;
+	if (to != CAIRN_TIER_COLD)
+		drop_head(e, &o->oid);   /* kept by a release that stopped there */
 	log_warn(MOD, "object %s was %s when catalogd stopped: now %s", hex,
 	         cairn_tier_state_name(o->state), cairn_tier_state_name(to));
 	return 0;
