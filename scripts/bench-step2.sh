@@ -25,10 +25,11 @@
 #
 # Method:
 #  migrate  a fresh catalogd state per run and per verify level: commit the
-#           set (4 MiB objects), `cairn tier policy set min_idle=0`, then the
-#           time from `cairn tier run` until every object is DUAL and nothing
-#           moves. Baseline: cairn-s3probe bench put, the same count of
-#           objects of the same size, 4 requests in flight, through lib/s3.
+#           set (4 MiB objects), `cairn tier policy set min_idle=0`, page
+#           cache dropped, then the time from `cairn tier run` until every
+#           object is DUAL and nothing moves. Baseline: cairn-s3probe bench
+#           put, the same count of objects of the same size, 4 requests in
+#           flight, through lib/s3, page cache dropped first.
 #           Under verify=readback a migration checks size and ETag; the
 #           whole read-back happens at release, so:
 #  release  (verify=readback) page cache dropped, the time until every
@@ -119,7 +120,7 @@ write_report() {
 		--info "mig=$MIG_LABEL"
 		--info "seq=$SEQ_LABEL"
 		--info "tree=$TREE_LABEL"
-		--info "method_mig=fresh catalog per run and verify level; time from \`cairn tier run\` (min_idle=0) until every object is DUAL; baseline cairn-s3probe bench put (lib/s3, 4 in flight, same count and size)"
+		--info "method_mig=fresh catalog per run and verify level, page cache dropped first; time from \`cairn tier run\` (min_idle=0) until every object is DUAL; baseline cairn-s3probe bench put (lib/s3, 4 in flight, same count and size)"
 		--info "method_recall=every object COLD, page cache dropped, \`cairn tier recall\` (waits for the job); baseline cairn-s3probe bench get (4 in flight, digest checked), page cache dropped"
 		--info "method_read=dd bs=1M; cold = fresh mount, empty cache dir, page cache dropped, objects COLD with recall_on_read=no; warm = dd again on the same mount"
 		--info "method_readcat=the same cold read with cairnfs --no-direct: every object through catalogd (it GETs from S3, checks, sends) instead of straight from S3 with the URL catalogd signs (the default)"
@@ -260,7 +261,11 @@ if want migrate; then
 			[ "$n" -ge "$MIG_OBJS" ] || die "bench/mig has $n objects, expected $MIG_OBJS of 4 MiB"
 			"$CAIRN" tier policy set min_idle=0 "verify=$v" >/dev/null
 			TIER_INFO=$("$CAIRN" tier policy show --json | jq -r '.effective | "concurrency \(.concurrency), bandwidth \(.bandwidth), chunk 4 MiB"')
-			sync
+			# Each migration and the raw PUT start from the same
+			# page cache: empty. (What ran before differs: the
+			# read-back run's release and recall leave the server's
+			# files cached for the next one.)
+			drop_caches
 			t0=$(now)
 			"$CAIRN" tier run >/dev/null
 			wait_state dual "$n"
@@ -286,6 +291,7 @@ if want migrate; then
 			rm -rf "$S"
 		done
 		log "raw PUT / GET run $r/$RUNS ($MIG_OBJS × 4 MiB, 4 in flight)"
+		drop_caches
 		out=$("$PROBE" bench put "$MIG_OBJS" "$OBJ" 4) || die "cairn-s3probe bench put failed"
 		rec raw.put.s "$(awk '{ print $5 }' <<<"$out")"
 		drop_caches
