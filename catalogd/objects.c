@@ -1091,11 +1091,12 @@ out:
 }
 
 /* A head (pool.h) is kept for an object whose pool copy is released. One
- * of any other object — left by a crash between keeping it and the
- * release rolling back, or of an object gone from the catalog — is a
- * cache entry nobody will use: dropped. Heads are never trusted, so
- * dropping one is never a repair; a release racing with this costs the
- * object its head (a first read then waits for S3), nothing else. */
+ * of any other object — one whose drop failed (the engine drops heads
+ * wherever an object turns HOT or DUAL), or of an object gone from the
+ * catalog — is a cache entry nobody will use: dropped. Heads are never
+ * trusted, so dropping one is never a repair; a release racing with this
+ * costs the object its head (a first read then waits for S3), nothing
+ * else. */
 static int fsck_head(void *ctx, const cairn_oid *oid, uint64_t size)
 {
 	struct fsck *f = ctx;

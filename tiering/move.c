@@ -16,10 +16,11 @@
  *            it is overwritten by the next attempt)
  *   release  DUAL, still in S3: a HEAD, or under verify=readback a GET of
  *            the whole object, its length and hash tier.release.readback
- *            its head kept (keep_head; a cache, pool.h)
  *            ─mark─▶ RELEASING, the read-back recorded with it
+ *            its head kept (keep_head; a cache, pool.h)
  *                                                  tier.release.marked
- *            unlink the pool copy                 tier.release.unlinked
+ *            unlink the pool copy (failure: back to DUAL, head dropped)
+ *                                                  tier.release.unlinked
  *            RELEASING ─▶ COLD
  *   recall   GET from S3, check size and digest   tier.recall.fetched
  *            (workers fetch; the pooler thread does the rest for a group
@@ -294,8 +295,8 @@ fail_unmarked:
 	return rc;
 }
 
-/* Before a release: the object's first keep_head bytes (whole blocks)
- * stay on the pool, for the first read of it (pool.h's heads). Only
+/* Once a release is marked: the object's first keep_head bytes (whole
+ * blocks) stay on the pool, for the first read of it (pool.h's heads). Only
  * objects with block digests, which is what a head is checked against
  * before it is served: those larger than one block. A failure costs the
  * head, never the release. */
