@@ -14,15 +14,17 @@
  * progress; readers of the same object find it in the `flights` list and
  * wait on its condition variable instead of starting a second request.
  * The downloader publishes the verified file's descriptor as soon as the
- * digest matches, then makes the file durable and renames it into the
- * cache while the waiters already read: time to first byte of a cold file
- * is one object's transfer and hash, not that plus an fsync. The flight
- * stays listed until the rename is done, so nobody who comes in between
- * starts the download again.
+ * digest matches and hands the file to the keeper, which makes it durable
+ * and renames it into the cache while the readers already read: time to
+ * first byte of a cold file is one object's transfer and hash, not that
+ * plus an fsync. The flight stays listed until the rename is done, so
+ * nobody who comes in between starts the download again.
  *
  * Threads: FUSE workers download what they need themselves; PREFETCH_WORKERS
  * threads download what a sequential reader will need next (a bounded
- * queue feeds them); one evictor thread keeps the cache under its limit.
+ * queue feeds them); one keeper thread makes verified files durable and
+ * gives them their final names (see "Keeper"); one evictor thread keeps the
+ * cache under its limit.
  *
  * File descriptors: every fd opened here is either returned to the caller,
  * who owns it from then on, owned by a flight (closed with its last
@@ -811,6 +813,9 @@ static int fetch_pooled(int *fd, const cairn_oid *oid, const char *hex, uint64_t
 	return CAIRN_ENOTFOUND;
 }
 
+static bool keep_later(struct flight *f, const char *tmp, uint64_t size);
+static void flight_end(struct flight *f);
+
 /* The object into the cache, once however many ask at the same time. */
 static int fetch(int *out, const cairn_oid *oid, uint64_t size)
 {
@@ -857,9 +862,19 @@ static int fetch(int *out, const cairn_oid *oid, uint64_t size)
 		rc = flight_result(out, f);
 	pthread_mutex_unlock(&flights_mu);
 
-	if (fd >= 0 && tmp[0])
+	if (fd >= 0 && tmp[0]) {
+		if (keep_later(f, tmp, size))
+			return rc;
 		keep(fd, tmp, oid, hex, size);
+	}
+	flight_end(f);
+	return rc;
+}
 
+/* The downloader's last word on its flight: a failure stays listed for a
+ * while, anything else makes way for the cache file or the next try. */
+static void flight_end(struct flight *f)
+{
 	pthread_mutex_lock(&flights_mu);
 	if (f->rc != 0 && f->rc != CAIRN_ENOMEM)
 		f->until_ms = mono_ms() + FAIL_REMEMBER_MS;
@@ -867,7 +882,92 @@ static int fetch(int *out, const cairn_oid *oid, uint64_t size)
 		flight_unlist(f);
 	flight_put(f);
 	pthread_mutex_unlock(&flights_mu);
-	return rc;
+}
+
+/* ---- Keeper ------------------------------------------------------------ */
+
+/* keep() waits for the disk. A FUSE worker that downloaded an object for
+ * its own read would reply only after that wait, and a prefetch worker
+ * would start its next download only after it: cold sequential reads ran
+ * at the disk's pace of small syncs, not the network's. So verified files
+ * go to one keeper thread, which syncs and renames them in the order they
+ * came while the downloaders go on. The flight stays listed, with its
+ * descriptor, until the keeper is done with it: readers that come in
+ * between still join it. When the keeper is this far behind, the
+ * downloader keeps the file itself, which slows downloads to the disk's
+ * pace instead of piling up open files. */
+#define KEEP_QUEUE 32
+
+struct kjob {
+	struct flight *f;     /* the downloader's reference, now the keeper's */
+	uint64_t size;
+	char tmp[PATH_MAX];
+	struct kjob *next;
+};
+
+static pthread_mutex_t k_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t k_cv = PTHREAD_COND_INITIALIZER;
+static struct kjob *k_head, **k_tail = &k_head;
+static size_t k_len;
+static bool k_stop, k_running;
+static pthread_t keeper_thread;
+
+/* Hands the flight and its file to the keeper; false when the caller must
+ * keep it itself (no keeper, too far behind, no memory). */
+static bool keep_later(struct flight *f, const char *tmp, uint64_t size)
+{
+	struct kjob *j = malloc(sizeof(*j));
+
+	if (!j)
+		return false;
+	j->f = f;
+	j->size = size;
+	snprintf(j->tmp, sizeof(j->tmp), "%s", tmp);
+	j->next = NULL;
+	pthread_mutex_lock(&k_mu);
+	if (!k_running || k_stop || k_len >= KEEP_QUEUE) {
+		pthread_mutex_unlock(&k_mu);
+		free(j);
+		return false;
+	}
+	*k_tail = j;
+	k_tail = &j->next;
+	k_len++;
+	pthread_cond_signal(&k_cv);
+	pthread_mutex_unlock(&k_mu);
+	return true;
+}
+
+/* Runs until stopped with an empty queue: what was handed over is kept
+ * even at shutdown. */
+static void *keeper(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct kjob *j;
+		char hex[CAIRN_OID_HEXLEN + 1];
+
+		pthread_mutex_lock(&k_mu);
+		while (!k_stop && !k_head)
+			pthread_cond_wait(&k_cv, &k_mu);
+		j = k_head;
+		if (!j) {
+			pthread_mutex_unlock(&k_mu);
+			break;
+		}
+		k_head = j->next;
+		if (!k_head)
+			k_tail = &k_head;
+		k_len--;
+		pthread_mutex_unlock(&k_mu);
+
+		/* f->fd is set once, before the hand-over, and closed only
+		 * with the last reference, which j holds. */
+		keep(j->f->fd, j->tmp, &j->f->oid, cairn_oid_fmt(hex, &j->f->oid), j->size);
+		flight_end(j->f);
+		free(j);
+	}
+	return NULL;
 }
 
 /* ---- Prefetch workers -------------------------------------------------- */
@@ -1115,6 +1215,13 @@ int cfs_objects_start(void)
 		nworkers++;
 		pthread_mutex_unlock(&q_mu);
 	}
+	pthread_mutex_lock(&k_mu);
+	k_stop = false;
+	err = pthread_create(&keeper_thread, NULL, keeper, NULL);
+	if (err)
+		log_warn(MOD, "cache keeper: %s; downloads keep their own files", strerror(err));
+	k_running = err == 0;
+	pthread_mutex_unlock(&k_mu);
 	evict_stop = false;
 	err = pthread_create(&evict_thread, NULL, evictor, NULL);
 	if (err)
@@ -1125,6 +1232,7 @@ int cfs_objects_start(void)
 
 void cfs_objects_shutdown(void)
 {
+	bool keeping;
 	int n;
 
 	pthread_mutex_lock(&q_mu);
@@ -1138,6 +1246,15 @@ void cfs_objects_shutdown(void)
 	pthread_mutex_lock(&q_mu);
 	nworkers = 0;
 	pthread_mutex_unlock(&q_mu);
+	pthread_mutex_lock(&k_mu);
+	k_stop = true;
+	pthread_cond_signal(&k_cv);
+	keeping = k_running;
+	pthread_mutex_unlock(&k_mu);
+	if (keeping) {
+		pthread_join(keeper_thread, NULL);
+		k_running = false;
+	}
 	if (evict_running) {
 		pthread_mutex_lock(&evict_mu);
 		evict_stop = true;

@@ -153,6 +153,14 @@ concurrent_reads() {
 }
 concurrent_reads direct
 umount_cairnfs "$T/mnt"
+# Verified downloads are synced and renamed into the cache by a thread of
+# their own; an unmount right after the reads still leaves every object
+# there under its final name, and no temporary file.
+n=0
+for id in "${BIG[@]}"; do cached "$T/cache" "$id" && n=$((n + 1)); done
+[ "$n" -eq "${#BIG[@]}" ] || fail "$n of ${#BIG[@]} objects in the cache after the unmount"
+[ -z "$(ls -A "$T/cache/tmp")" ] || fail "temporary files left in the cache: $(ls "$T/cache/tmp")"
+log "ok: every object read is in the cache after the unmount"
 rm -rf "$T/cache"
 mount_cairnfs "$T/mnt" --cache-dir "$T/cache" --timeout $TIMEOUT --no-direct
 concurrent_reads catalogd
