@@ -184,6 +184,25 @@ def report(samples_path, out_path, info_args):
 
     rows = []
 
+    def ratio_of(k_c, k_b, invert, unit):
+        """cairn against its baseline, from the median times (or rates).
+
+        When both were measured in every run, back to back, the ratio is
+        the median of the runs' own ratios, which are listed after it: on
+        a machine whose speed drifts between runs this is the steadier
+        figure. Otherwise the ratio of the medians."""
+        a, b = s.get(k_c), s.get(k_b)
+        if not a or not b:
+            return "n/a"
+        if len(a) == len(b) and len(a) > 1 and all(a) and all(b):
+            each = [(x / y) if invert else (y / x) for x, y in zip(a, b)]
+            return "%.2f%s (runs: %s)" % (statistics.median(each), unit,
+                                          " ".join("%.2f" % r for r in each))
+        x, y = statistics.median(a), statistics.median(b)
+        if not x or not y:
+            return "n/a"
+        return "%.2f%s" % ((x / y) if invert else (y / x), unit)
+
     def why_not(peer):
         return info.get("skip_" + peer)
 
@@ -195,7 +214,7 @@ def report(samples_path, out_path, info_args):
             rows.append((what, ca, "%s: not run (%s)" % (bname, why_not(peer)), "—", target))
             return
         cb = "%s: %s MiB/s" % (bname, fmt(nbytes / b / MiB)) if nbytes and b else bname + ": n/a"
-        ratio = "%.2f×" % (b / a) if a and b else "n/a"
+        ratio = ratio_of(k_c, k_b, False, "×")
         rows.append((what, ca, cb, ratio, target))
 
     def lat(what, k_c, k_b, bname, target, peer=None, unit="ms"):
@@ -207,7 +226,7 @@ def report(samples_path, out_path, info_args):
             rows.append((what, ca, "%s: not run (%s)" % (bname, why_not(peer)), "—", target))
             return
         cb = "%s: %s %s" % (bname, fmt(b * sc), unit) if b is not None else bname + ": n/a"
-        ratio = "%.1f× faster" % (b / a) if a and b else "n/a"
+        ratio = ratio_of(k_c, k_b, False, "× faster")
         rows.append((what, ca, cb, ratio, target))
 
     def value(what, k_c, k_b, bname, unit, target, peer=None):
@@ -218,7 +237,7 @@ def report(samples_path, out_path, info_args):
             rows.append((what, ca, "%s: not run (%s)" % (bname, why_not(peer)), "—", target))
             return
         cb = "%s: %s %s" % (bname, fmt(b), unit) if b is not None else bname + ": n/a"
-        ratio = "%.2f×" % (a / b) if a and b else "n/a"
+        ratio = ratio_of(k_c, k_b, True, "×")
         rows.append((what, ca, cb, ratio, target))
 
     mig = one("mig.bytes")
@@ -282,8 +301,10 @@ def report(samples_path, out_path, info_args):
         if k in info:
             lines.append("- %s: %s" % (k.replace("_", " "), info[k]))
     lines += ["", "Ratios: for rates cairn / baseline (higher is better); for times "
-              "baseline / cairn (how many times faster cairn is). Each value is the median of "
-              "the runs.", "",
+              "baseline / cairn (how many times faster cairn is). Each rate and time is the "
+              "median of the runs. Where cairn and its baseline were both measured in every "
+              "run, back to back, the ratio is the median of the runs' own ratios, listed "
+              "after it; otherwise it is the ratio of the medians.", "",
               "| what | cairn | baseline | ratio | target |", "| --- | --- | --- | --- | --- |"]
     for row in rows:
         if row[1] == "n/a":
