@@ -41,13 +41,12 @@ api_post() { curl -sf --unix-socket "$SOCK" -X POST -H 'Content-Type: applicatio
 	--data-binary @- "http://cairn$1"; }
 hash_of() { xxhsum -H2 "$1" | awk '{ h = $1; sub("^XXH128_", "", h); print h }'; }
 
-# start_crashy [ENV=VALUE] — catalogd that may die at any moment, even
-# before it answers (the scanner starts moving objects at once).
+# start_crashy — catalogd that may die at any moment, even before it
+# answers (the scanner starts moving objects at once); CAIRN_CRASH from the
+# caller's assignment.
 start_crashy() {
-	env "$@" "$CATALOGD_BIN" -o catalog.state_dir="$STATE" -o catalog.socket="$SOCK" \
-		-o catalog.log_level=info -o pool.chunk_size=64K $(s3_catalogd_opts) \
-		-o tiering.scan_interval=1h >>"$T/catalogd.log" 2>&1 &
-	CATALOGD_PID=$!
+	# shellcheck disable=SC2046
+	spawn_catalogd -o pool.chunk_size=64K $(s3_catalogd_opts) -o tiering.scan_interval=1h
 }
 
 start_normal() {
@@ -192,7 +191,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		crash="$p:$((RANDOM % 3 + 1))"
 	fi
 	stop_catalogd
-	start_crashy ${crash:+CAIRN_CRASH=$crash}
+	CAIRN_CRASH=$crash start_crashy
 	for i in $(seq 1 100); do
 		[ -S "$SOCK" ] && api /v1/status >/dev/null 2>&1 && break
 		kill -0 "$CATALOGD_PID" 2>/dev/null || break

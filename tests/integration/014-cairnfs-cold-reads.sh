@@ -392,9 +392,7 @@ heads() { find "$POOL/heads" -type f | sort; }
 crash_run() {
 	local i
 	# shellcheck disable=SC2086
-	env CAIRN_CRASH="$1" "$CATALOGD_BIN" -o catalog.state_dir="$STATE" -o catalog.socket="$SOCK" \
-		-o catalog.log_level=info $CATOPTS >>"$T/catalogd.log" 2>&1 &
-	CATALOGD_PID=$!
+	CAIRN_CRASH="$1" spawn_catalogd $CATOPTS
 	for i in $(seq 1 300); do
 		kill -0 "$CATALOGD_PID" 2>/dev/null || break
 		sleep 0.1

@@ -64,10 +64,17 @@ trap cleanup EXIT
 cairn() { "$CAIRN_BIN" "$@"; }
 
 # start_catalogd [-o key=value]... — starts catalogd on $SOCK, waits for it.
-start_catalogd() {
+# spawn_catalogd [OPTS] — catalogd on the test's state and socket, in the
+# background (CATALOGD_PID), not waited for: it may die before it answers
+# (a crash point). Environment assignments before the call reach it.
+spawn_catalogd() {
 	"$CATALOGD_BIN" -o catalog.state_dir="$STATE" -o catalog.socket="$SOCK" \
 		-o catalog.log_level=info "$@" >>"$T/catalogd.log" 2>&1 &
 	CATALOGD_PID=$!
+}
+
+start_catalogd() {
+	spawn_catalogd "$@"
 	local i
 	for i in $(seq 1 200); do
 		if [ -S "$SOCK" ] && cairn status >/dev/null 2>&1; then
