@@ -215,16 +215,19 @@ mount_s3fs() {
 		-o use_path_request_style
 }
 
-# mount_rclone MODE — rclone's configuration comes from the environment.
+# mount_rclone MODE [PREFIX] — mounts the bucket, or only the keys under
+# PREFIX. rclone's configuration comes from the environment.
 # A CA bundle in AWS_CA_BUNDLE makes rclone 1.60 refuse to start
 # ("unsupported transport"); the endpoint is plain http, so it goes.
 mount_rclone() {
+	local remote=bench:cairn
+	[ $# -lt 2 ] || remote=bench:cairn/$2
 	rm -rf "$W/rclone-cache"
 	mount_fuse rclone "$W/mnt-rclone" env -u AWS_CA_BUNDLE \
 		RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
 		RCLONE_CONFIG_BENCH_ENDPOINT="http://127.0.0.1:$S3_PORT" \
 		RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=S3RVER \
-		rclone mount bench:cairn "$W/mnt-rclone" --read-only --config /dev/null \
+		rclone mount "$remote" "$W/mnt-rclone" --read-only --config /dev/null \
 		--cache-dir "$W/rclone-cache" --vfs-cache-mode "$1"
 }
 
@@ -530,6 +533,7 @@ walk_side() {
 	"$fn" "$@" || die "$name did not mount"
 	d=$MOUNT_DIR/peer/tree
 	[ "$name" = cairn ] && d=$MOUNT_DIR/bench/tree/1
+	[ "$name" = rclone ] && d=$MOUNT_DIR      # mounted at peer/tree (below)
 	if [ "$name" != cairn ] && [ ! -d "$d" ]; then
 		# A peer that cannot list the uploaded tree: n/a in the table.
 		log "$name does not list $d (see $name.log); no walk for $name"
@@ -558,8 +562,13 @@ if want walk; then
 			walk_side s3fs mount_s3fs
 		fi
 		if [ -z "$SKIP_RCLONE" ]; then
+			# rclone lists a directory with a delimiter, and s3rver's
+			# answer then leaves out every subdirectory whose keys all
+			# lie two or more levels down: peer/tree (only plate-NNN/
+			# files) is missing from peer/'s listing. Mounted at
+			# peer/tree itself, each plate holds its files directly.
 			log "walk run $r/$RUNS: rclone"
-			walk_side rclone mount_rclone off
+			walk_side rclone mount_rclone off peer/tree
 		fi
 	done
 fi
