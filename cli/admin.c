@@ -33,27 +33,6 @@ static const char audit_help[] =
 	"epoch, YYYY-MM-DD[THH:MM[:SS]] local time, or an age such as 2h or 7d);\n"
 	"'verify' checks the chain and exits 1 if it is broken.\n";
 
-static int no_operands(int *done, struct cli *cli, const char *help, int argc,
-                       char **argv)
-{
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-	int c;
-
-	*done = 1;
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_JSON: cli->json = 1; break;
-		case 'h': return cli_help(help);
-		default: return cli_bad_option(cli, help, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, help, "unexpected argument '%s'", argv[optind]);
-	*done = 0;
-	return CLI_OK;
-}
-
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	char buf[256], a[32], b[32];
@@ -61,7 +40,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done;
 
-	rc = no_operands(&done, cli, status_help, argc, argv);
+	rc = cli_no_operands(&done, cli, status_help, argc, argv);
 	if (done)
 		return rc;
 	if (cli_client(cli, &c) < 0 || cairn_client_json(c, "GET", "/v1/status", NULL, &st) < 0)
@@ -105,7 +84,7 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done;
 
-	rc = no_operands(&done, cli, fsck_help, argc, argv);
+	rc = cli_no_operands(&done, cli, fsck_help, argc, argv);
 	if (done)
 		return rc;
 	if (cli_client(cli, &c) < 0 ||
@@ -267,7 +246,7 @@ static int audit_verify(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done, ok;
 
-	rc = no_operands(&done, cli, audit_help, argc, argv);
+	rc = cli_no_operands(&done, cli, audit_help, argc, argv);
 	if (done)
 		return rc;
 	if (cli_client(cli, &c) < 0 ||

@@ -90,6 +90,12 @@ int cli_bad_option(struct cli *cli, const char *help, char **argv, int c);
 
 /* Resets getopt for a command's own argv (glibc: optind 0 re-initialises). */
 void cli_getopt_reset(void);
+/* Parses argv for a command that takes only the common options. *done is
+ * set when the command should return the result at once (help given, a bad
+ * option); otherwise it goes on with argv[optind...] as its operands. */
+int cli_common_opts(int *done, struct cli *cli, const char *help, int argc, char **argv);
+/* The same, for a command that takes no operands either. */
+int cli_no_operands(int *done, struct cli *cli, const char *help, int argc, char **argv);
 
 /* ---- Output ---------------------------------------------------------- */
 

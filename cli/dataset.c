@@ -156,26 +156,18 @@ static void dataset_row(struct cli_table *t, const json_t *d)
 
 static int dataset_list(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
 	static const char *const heads[] = {
 		"NAME", "VERSIONS", "LATEST", "OWNER", "CREATED", "DESCRIPTION"};
 	struct cli_table table;
 	struct cli_jstream js;
 	char *after = NULL;
 	cairn_client *c;
-	int opt, rc = CLI_OK, started = 0;
+	int done, rc = CLI_OK, started = 0;
 
 	cli_table_init(&table, 6, heads, "lrrlll");
-	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (opt) {
-		case CLI_OPT_JSON: cli->json = 1; break;
-		case 'h': return cli_help(list_help);
-		default: return cli_bad_option(cli, list_help, argv, opt);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, list_help, "unexpected argument '%s'", argv[optind]);
+	rc = cli_no_operands(&done, cli, list_help, argc, argv);
+	if (done)
+		return rc;
 	if (cli_client(cli, &c) < 0)
 		return cli_fail(cli);
 
@@ -231,22 +223,16 @@ static void print_field(const char *key, const char *val)
 
 static int dataset_show(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
 	char path[512], tpath[600], buf[64];
 	json_t *ds = NULL, *tags = NULL, *list, *v;
 	const char *name, *key;
 	cairn_client *c;
 	size_t i;
-	int opt, rc = CLI_OK;
+	int done, rc = CLI_OK;
 
-	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (opt) {
-		case CLI_OPT_JSON: cli->json = 1; break;
-		case 'h': return cli_help(show_help);
-		default: return cli_bad_option(cli, show_help, argv, opt);
-		}
-	}
+	rc = cli_common_opts(&done, cli, show_help, argc, argv);
+	if (done)
+		return rc;
 	rc = cli_one_operand(cli, argc, argv, show_help, "NAME", &name);
 	if (rc != CLI_OK)
 		return rc;

@@ -175,6 +175,34 @@ void cli_getopt_reset(void)
 	opterr = 0;
 }
 
+int cli_common_opts(int *done, struct cli *cli, const char *help, int argc, char **argv)
+{
+	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
+	int c;
+
+	*done = 1;
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case CLI_OPT_JSON: cli->json = 1; break;
+		case 'h': return cli_help(help);
+		default: return cli_bad_option(cli, help, argv, c);
+		}
+	}
+	*done = 0;
+	return CLI_OK;
+}
+
+int cli_no_operands(int *done, struct cli *cli, const char *help, int argc, char **argv)
+{
+	int rc = cli_common_opts(done, cli, help, argc, argv);
+
+	if (*done || optind >= argc)
+		return rc;
+	*done = 1;
+	return cli_usage(cli, help, "unexpected argument '%s'", argv[optind]);
+}
+
 int cli_client(struct cli *cli, cairn_client **out)
 {
 	int rc;
@@ -476,19 +504,10 @@ int cli_version_path(char *buf, size_t len, const char *name, const char *ver,
 
 static int cmd_version(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-	int c;
+	int done, rc = cli_no_operands(&done, cli, version_help, argc, argv);
 
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_JSON: cli->json = 1; break;
-		case 'h': return cli_help(version_help);
-		default: return cli_bad_option(cli, version_help, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(cli, version_help, "unexpected argument '%s'", argv[optind]);
+	if (done)
+		return rc;
 	if (cli->json) {
 		json_t *j = json_pack("{s:s}", "version", CAIRN_VERSION);
 

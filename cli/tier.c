@@ -177,26 +177,6 @@ static const char *const states[] = {"hot", "migrating", "dual", "releasing", "c
 
 /* ---- Small helpers ----------------------------------------------------- */
 
-/* Parses only the common options; *done is set when the caller should
- * return rc at once (help, a bad option). */
-static int common_opts(int *done, struct cli *cli, const char *help, int argc, char **argv)
-{
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
-	int c;
-
-	*done = 1;
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case CLI_OPT_JSON: cli->json = 1; break;
-		case 'h': return cli_help(help);
-		default: return cli_bad_option(cli, help, argv, c);
-		}
-	}
-	*done = 0;
-	return CLI_OK;
-}
-
 static double jreal(const json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -417,7 +397,7 @@ static int tier_status(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done;
 
-	rc = common_opts(&done, cli, status_help, argc, argv);
+	rc = cli_common_opts(&done, cli, status_help, argc, argv);
 	if (done)
 		return rc;
 	if (optind < argc)
@@ -497,7 +477,7 @@ static int policy_show(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done;
 
-	rc = common_opts(&done, cli, policy_help, argc, argv);
+	rc = cli_common_opts(&done, cli, policy_help, argc, argv);
 	if (done)
 		return rc;
 	if (optind < argc)
@@ -542,7 +522,7 @@ static int policy_set(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done, i;
 
-	rc = common_opts(&done, cli, policy_help, argc, argv);
+	rc = cli_common_opts(&done, cli, policy_help, argc, argv);
 	if (done)
 		return rc;
 	if (optind >= argc)
@@ -634,7 +614,7 @@ static int rule_add(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done;
 
-	rc = common_opts(&done, cli, rule_help, argc, argv);
+	rc = cli_common_opts(&done, cli, rule_help, argc, argv);
 	if (done)
 		return rc;
 	if (optind + 2 > argc)
@@ -667,7 +647,7 @@ static int rule_rm(struct cli *cli, int argc, char **argv)
 	cairn_client *c;
 	int rc, done;
 
-	rc = common_opts(&done, cli, rule_help, argc, argv);
+	rc = cli_common_opts(&done, cli, rule_help, argc, argv);
 	if (done)
 		return rc;
 	rc = cli_one_operand(cli, argc, argv, rule_help, "MATCH", &operand);
@@ -813,7 +793,7 @@ static int tier_pin(struct cli *cli, int argc, char **argv, int pin)
 	cairn_client *c;
 	int rc, done;
 
-	rc = common_opts(&done, cli, pin_help, argc, argv);
+	rc = cli_common_opts(&done, cli, pin_help, argc, argv);
 	if (done)
 		return rc;
 	rc = cli_one_operand(cli, argc, argv, pin_help, "NAME[@V]", &operand);
@@ -1107,7 +1087,7 @@ static int tier_explain(struct cli *cli, int argc, char **argv)
 	int rc, done;
 	size_t i;
 
-	rc = common_opts(&done, cli, explain_help, argc, argv);
+	rc = cli_common_opts(&done, cli, explain_help, argc, argv);
 	if (done)
 		return rc;
 	if (optind + 2 > argc)

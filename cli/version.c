@@ -143,7 +143,6 @@ static void log_row(struct cli_table *t, const json_t *v)
 
 int cmd_log(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
 	static const char *const heads[] = {
 		"SEQ", "DIGEST", "TIME", "AUTHOR", "FILES", "SIZE", "TAGS", "MESSAGE"};
 	struct cli_table table;
@@ -152,16 +151,11 @@ int cmd_log(struct cli *cli, int argc, char **argv)
 	long long before = -1;
 	const char *name;
 	cairn_client *c;
-	int opt, rc = CLI_OK, started = 0;
+	int done, rc = CLI_OK, started = 0;
 
-	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (opt) {
-		case CLI_OPT_JSON: cli->json = 1; break;
-		case 'h': return cli_help(log_help);
-		default: return cli_bad_option(cli, log_help, argv, opt);
-		}
-	}
+	rc = cli_common_opts(&done, cli, log_help, argc, argv);
+	if (done)
+		return rc;
 	rc = cli_one_operand(cli, argc, argv, log_help, "NAME", &name);
 	if (rc != CLI_OK)
 		return rc;
@@ -332,21 +326,15 @@ static void show_version(const json_t *v)
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	const char *operand;
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {0, 0, 0, 0}};
 	char path[1024];
 	char *name = NULL, *ver = NULL;
 	json_t *v = NULL;
 	cairn_client *c;
-	int opt, rc = CLI_OK;
+	int done, rc = CLI_OK;
 
-	cli_getopt_reset();
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (opt) {
-		case CLI_OPT_JSON: cli->json = 1; break;
-		case 'h': return cli_help(show_help);
-		default: return cli_bad_option(cli, show_help, argv, opt);
-		}
-	}
+	rc = cli_common_opts(&done, cli, show_help, argc, argv);
+	if (done)
+		return rc;
 	rc = cli_one_operand(cli, argc, argv, show_help, "NAME[@V]", &operand);
 	if (rc != CLI_OK)
 		return rc;
