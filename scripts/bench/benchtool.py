@@ -4,8 +4,10 @@
   gen-large DIR COUNT SIZE           COUNT files of SIZE bytes of random data
   gen-small DIR FILES DIRS MIN MAX   FILES files of MIN..MAX random bytes spread
                                      over DIRS directories (names sort like real data)
-  run [--stdout FILE] [--rss] -- CMD...
-                                     runs CMD, prints "<wall seconds> <peak RSS KiB>"
+  run [--stdout FILE] [--rss] [--cpu PID,...] -- CMD...
+                                     runs CMD, prints "<wall seconds> <peak RSS KiB>";
+                                     with --cpu also the CPU seconds used meanwhile
+                                     by CMD, by the whole machine, and by each PID
                                      (0 without --rss); exits with CMD's status
   hwm PID                            VmHWM of a live process, in KiB
   fio-iops FILE                      read IOPS of a fio --output-format=json report
@@ -71,13 +73,37 @@ def gen_small(root, files, dirs, lo, hi):
             made += 1
 
 
+def proc_cpu(pid):
+    """CPU seconds (user + system) process pid has used: all its threads,
+    not its children. 0 once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # fields[0] is the state, field 3 of stat(5); utime and stime are 14, 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu():
+    """CPU seconds the whole machine has been busy: user, nice, system, irq
+    and softirq of every core; not idle, iowait or steal."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")
+
+
 def run(argv):
     out = "/dev/null"
     rss = False
-    while argv and argv[0] in ("--stdout", "--rss"):
+    watch = None
+    while argv and argv[0] in ("--stdout", "--rss", "--cpu"):
         if argv[0] == "--rss":
             rss = True
             argv = argv[1:]
+        elif argv[0] == "--cpu":
+            watch = [int(x) for x in argv[1].split(",") if x]
+            argv = argv[2:]
         else:
             out = argv[1]
             argv = argv[2:]
@@ -95,10 +121,14 @@ def run(argv):
         os.close(fd)
         argv = [GNU_TIME, "-f", "%M", "-o", rss_file, "--"] + argv
     with open(out, "wb") as f:
+        if watch is not None:
+            before = [machine_cpu()] + [proc_cpu(pid) for pid in watch]
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, stdout=f)
         _, status, ru = os.wait4(p.pid, 0)
         t1 = time.perf_counter()
+        if watch is not None:
+            after = [machine_cpu()] + [proc_cpu(pid) for pid in watch]
         p.returncode = os.waitstatus_to_exitcode(status)
     peak = ru.ru_maxrss if rss else 0
     if rss_file:
@@ -107,7 +137,11 @@ def run(argv):
         os.unlink(rss_file)
         # GNU time prints "Command exited with non-zero status N" first on failure.
         peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-    print("%.6f %d" % (t1 - t0, peak))
+    line = "%.6f %d" % (t1 - t0, peak)
+    if watch is not None:
+        used = [ru.ru_utime + ru.ru_stime] + [a - b for a, b in zip(after, before)]
+        line += "".join(" %.3f" % u for u in used)
+    print(line)
     sys.exit(p.returncode if p.returncode >= 0 else 128 - p.returncode)
 
 

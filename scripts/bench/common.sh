@@ -139,20 +139,37 @@ rec() { printf '%s\t%s\n' "$1" "$2" >>"$SAMPLES"; }
 # METRIC. TIMED_RSS=1: CMD's peak RSS (KiB) is left in LAST_RSS (measured
 # through GNU time, which adds an exec: only for long commands).
 # TIMED_STDOUT=1: CMD's stdout goes to $W/last.out, else to /dev/null.
+# TIMED_CPU="NAME=PID ...": also records the CPU seconds used while CMD ran,
+# as METRIC (less its .s) .cpu.cmd (CMD itself), .cpu.all (the whole
+# machine, kernel threads included) and .cpu.NAME (PID's threads).
 LAST_RSS=0
 TIMED_STDOUT=0
 TIMED_RSS=0
+TIMED_CPU=
 timed() {
-	local metric=$1 out rc=0
+	local metric=$1 out rc=0 names=(cmd all) pids='' w v
 	local opts=(--stdout /dev/null)
 	shift
 	[ "$TIMED_STDOUT" = 1 ] && opts=(--stdout "$W/last.out")
 	[ "$TIMED_RSS" = 1 ] && opts+=(--rss)
+	if [ -n "$TIMED_CPU" ]; then
+		for w in $TIMED_CPU; do
+			names+=("${w%%=*}")
+			pids+=${pids:+,}${w#*=}
+		done
+		opts+=(--cpu "$pids")
+	fi
 	out=$($PY "$TOOL" run "${opts[@]}" -- "$@") || rc=$?
 	[ $rc -eq 0 ] || die "$metric: '$*' failed with status $rc"
-	rec "$metric" "${out% *}"
+	read -r -a v <<<"$out"
+	rec "$metric" "${v[0]}"
 	# shellcheck disable=SC2034 # the scripts' to use
-	LAST_RSS=${out#* }
+	LAST_RSS=${v[1]}
+	if [ -n "$TIMED_CPU" ]; then
+		for w in "${!names[@]}"; do
+			rec "${metric%.s}.cpu.${names[$w]}" "${v[$((w + 2))]}"
+		done
+	fi
 }
 
 # catalogd_up STATE [ARG]... — catalogd on $SOCK with its state in STATE

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchtool  # noqa: E402  (load, fmt, raw, parse_infos)
 
 MiB = 1 << 20
+GiB = 1 << 30
 
 
 # --- uploads ------------------------------------------------------------
@@ -310,6 +311,16 @@ def report(samples_path, out_path, info_args):
         if row[1] == "n/a":
             continue     # not measured in this run (--only)
         lines.append("| " + " | ".join(row) + " |")
+    cpu_rows = cpu_table(med, seq, info)
+    if cpu_rows:
+        lines += ["", "## Where the CPU goes in a cold sequential read", "",
+                  "CPU seconds per GiB read while the read ran (medians of the runs): "
+                  "the S3 server (s3rver), the reading process (the FUSE daemon, or "
+                  "the raw GET's client), dd, and the whole machine (every process "
+                  "and the kernel's own threads; the rest of the machine's time was "
+                  "idle). On shared cores the reader's CPU is taken from the server's.",
+                  "", "| reader | wall s/GiB | s3rver | reading process | dd | whole machine |",
+                  "| --- | --- | --- | --- | --- | --- |"] + cpu_rows
     lines += ["", "## Raw samples", "", "| metric | median | min | max | n |",
               "| --- | --- | --- | --- | --- |"]
     for k in sorted(s):
@@ -320,6 +331,30 @@ def report(samples_path, out_path, info_args):
     sys.stdout.write(text)
     with open(out_path, "w") as f:
         f.write(text)
+
+
+def cpu_table(med, nbytes, info):
+    """Rows of CPU seconds per GiB for each cold sequential read measured
+    with its CPU (timed with TIMED_CPU), in the report's table format."""
+    if not nbytes:
+        return []
+    per = GiB / nbytes
+    readers = (("cairnfs", "seq.cairn.cold"), ("raw GET, 4 in flight", "raw.getseq.proc"),
+               ("s3fs-fuse", "seq.s3fs.cold"), ("rclone mount", "seq.rclone.cold"),
+               ("rclone --vfs-cache-mode full", "seq.rclonefull.cold"))
+    rows = []
+    for name, k in readers:
+        s3, all_ = med(k + ".cpu.s3rver"), med(k + ".cpu.all")
+        if s3 is None or all_ is None:
+            continue
+        raw = k.startswith("raw.")
+        proc = med(k + (".cpu.cmd" if raw else ".cpu.daemon"))
+        dd = None if raw else med(k + ".cpu.cmd")
+        wall = med("raw.getseq.s" if raw else k + ".s")
+        cells = [wall, s3, proc, dd, all_]
+        rows.append("| %s | %s |" % (name, " | ".join(
+            "—" if v is None else "%.2f" % (v * per) for v in cells)))
+    return rows
 
 
 def main():
