@@ -470,16 +470,31 @@ if want read; then
 	if ! want migrate; then
 		"$PROBE" bench put "$SEQ_OBJS" "$OBJ" 4 >/dev/null || die "cairn-s3probe bench put failed"
 	fi
+	# The same bytes in objects of 1 and 16 MiB, for the raw GETs that show
+	# what the server spends per request (raw.get<N>m.*).
+	SEQ_BYTES=$(stat -c %s "$SRC_SEQ/seq.bin")
+	for m in 1 16; do
+		"$PROBE" bench put $(((SEQ_BYTES >> 20) / m)) $((m << 20)) 4 >/dev/null ||
+			die "cairn-s3probe bench put of $m MiB objects failed"
+	done
+	# raw_get METRIC COUNT SIZE — the raw GET, 4 in flight, from a dropped
+	# page cache: the probe's own time (column 5) is METRIC; the run
+	# around it records where the CPU went (METRIC less .s, .proc.cpu.*).
+	raw_get() {
+		drop_caches
+		TIMED_STDOUT=1 TIMED_CPU="s3rver=$S3_PID" \
+			timed "${1%.s}.proc.s" "$PROBE" bench get "$2" "$3" 4
+		rec "$1" "$(awk '{ print $5 }' "$W/last.out")"
+	}
 	for r in $(seq 1 "$RUNS"); do
 		log "cold reads run $r/$RUNS ($SEQ_LABEL): cairnfs"
 		read_side cairn mount_cairnfs
 		still_cold
-		drop_caches
-		# The probe's own time (column 5) is the rate; the run around it
-		# records where the CPU went (raw.getseq.proc.cpu.*).
-		TIMED_STDOUT=1 TIMED_CPU="s3rver=$S3_PID" \
-			timed raw.getseq.proc.s "$PROBE" bench get "$SEQ_OBJS" "$OBJ" 4
-		rec raw.getseq.s "$(awk '{ print $5 }' "$W/last.out")"
+		raw_get raw.getseq.s "$SEQ_OBJS" "$OBJ"
+		log "cold reads run $r/$RUNS: raw GETs of 1 and 16 MiB objects"
+		for m in 1 16; do
+			raw_get "raw.get${m}m.s" $(((SEQ_BYTES >> 20) / m)) $((m << 20))
+		done
 		catalogd_side
 		pool_side
 		[ "$(nproc)" -ge 2 ] && split_side

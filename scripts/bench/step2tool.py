@@ -321,6 +321,16 @@ def report(samples_path, out_path, info_args):
                   "idle). On shared cores the reader's CPU is taken from the server's.",
                   "", "| reader | wall s/GiB | s3rver | reading process | dd | whole machine |",
                   "| --- | --- | --- | --- | --- | --- |"] + cpu_rows
+    size_rows = size_table(med, seq)
+    if size_rows:
+        lines += ["", "## What the S3 server spends per request", "",
+                  "Raw GETs (4 in flight, page cache dropped) of the same bytes cut into "
+                  "objects of 1, 4 and 16 MiB (medians of the runs). What s3rver spends "
+                  "per GiB falls with the number of requests: each costs it a fixed "
+                  "amount of CPU besides the bytes. cairn's objects are 4 MiB, one S3 key "
+                  "each; s3fs-fuse reads a file in ranges of 10 MiB or more.", "",
+                  "| object size | requests per GiB | MiB/s | s3rver CPU s/GiB | whole machine CPU s/GiB |",
+                  "| --- | --- | --- | --- | --- |"] + size_rows
     lines += ["", "## Raw samples", "", "| metric | median | min | max | n |",
               "| --- | --- | --- | --- | --- |"]
     for k in sorted(s):
@@ -354,6 +364,21 @@ def cpu_table(med, nbytes, info):
         cells = [wall, s3, proc, dd, all_]
         rows.append("| %s | %s |" % (name, " | ".join(
             "—" if v is None else "%.2f" % (v * per) for v in cells)))
+    return rows
+
+
+def size_table(med, nbytes):
+    """Rows of the raw GETs by object size: rate and CPU per GiB."""
+    if not nbytes:
+        return []
+    per = GiB / nbytes
+    rows = []
+    for mib, k in ((1, "raw.get1m"), (4, "raw.getseq"), (16, "raw.get16m")):
+        t, s3, all_ = med(k + ".s"), med(k + ".proc.cpu.s3rver"), med(k + ".proc.cpu.all")
+        if t is None or s3 is None or all_ is None:
+            continue
+        rows.append("| %d MiB | %d | %s | %.2f | %.2f |" % (
+            mib, GiB // (mib * MiB), benchtool.fmt(nbytes / t / MiB), s3 * per, all_ * per))
     return rows
 
 
