@@ -9,6 +9,13 @@
  *   commit            syncfs()  — every staged byte is on stable storage;
  *                     linkat("/proc/self/fd/N") to ab/cd/<hex> for each;
  *                     syncfs()  — the names are too.
+ *                     A batch of at most SMALL_BATCH anonymous files (a
+ *                     recall) is made durable file by file instead:
+ *                     fdatasync() each, link it, fsync() it (its link
+ *                     count) and the directories that name it. syncfs()
+ *                     waits for everything dirty on the file system, not
+ *                     only for the batch; for a file or two that costs more
+ *                     than their own syncs.
  * A crash before the link leaves nothing at all (anonymous files vanish);
  * a crash after it leaves complete objects the catalog may not know yet,
  * which is harmless: they are named by their content.
@@ -26,6 +33,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +50,11 @@
 
 #define POOL_MARKER "cairn-pool 1\n"
 #define POOL_FORMAT 1
-/* Objects one batch may stage; callers split larger uploads. */
 
 /* Anonymous files one batch keeps open; past this it uses named files,
  * so that concurrent batches stay well inside the process's fd limit. */
 #define FD_BUDGET 64
+#define SMALL_BATCH 4           /* objects committed file by file (top of file) */
 #define VERIFY_PIECE (1u << 20)
 
 struct cairn_pool {
@@ -878,11 +886,12 @@ const cairn_oid *cairn_pool_batch_oid(const cairn_pool_batch *b, size_t i, uint6
 /* Links one staged object to its final name, creating ab/ and ab/cd/ when
  * this is their first object. An existing name holds the same bytes (names
  * are digests), so EEXIST is success. */
-static int link_final(cairn_pool *p, struct staged *s)
+static int link_final(cairn_pool *p, struct staged *s, bool *made_dirs)
 {
 	char rel[64], proc[64];
 	int r;
 
+	*made_dirs = false;
 	rel_path(rel, sizeof(rel), &s->oid);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (s->tmpname) {
@@ -904,45 +913,111 @@ static int link_final(cairn_pool *p, struct staged *s)
 		if (mkdirat(p->dirfd, rel, 0755) < 0 && errno != EEXIST)
 			break;
 		rel[5] = '/';
+		*made_dirs = true;
 	}
 	if (errno == ENOSPC || errno == EDQUOT)
 		return cairn_error_set(CAIRN_ENOSPC, "pool %s is full (naming %s)", p->path, rel);
 	return cairn_error_errno(errno, "pool %s: cannot name %s", p->path, rel);
 }
 
+/* fsync() of the pool directory rel ("" for the top): it names what was
+ * linked or made in it. */
+static int sync_dir(cairn_pool *p, const char *rel)
+{
+	int fd = *rel ? openat(p->dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : p->dirfd;
+	int rc = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		rc = cairn_error_errno(errno, "pool %s: cannot sync %s", p->path,
+		                       *rel ? rel : "its top directory");
+	if (fd >= 0 && fd != p->dirfd)
+		close(fd);
+	return rc;
+}
+
+/* The small-batch commit (top of file): each file's bytes, then its name,
+ * each on stable storage before the next step. */
+static int commit_each(cairn_pool *p, cairn_pool_batch *b)
+{
+	int rc;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct staged *s = &b->v[i];
+
+		if (!s->committed && fdatasync(s->fd) < 0)
+			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
+	}
+	cairn_crash_point("pool.synced");
+	for (size_t i = 0; i < b->n; i++) {
+		struct staged *s = &b->v[i];
+		char hex[CAIRN_OID_HEXLEN + 1], dir[8];
+		bool made;
+
+		if (s->committed)
+			continue;
+		rc = link_final(p, s, &made);
+		if (rc)
+			return rc;
+		if (fsync(s->fd) < 0)
+			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
+		cairn_oid_fmt(hex, &s->oid);
+		snprintf(dir, sizeof(dir), "%.2s/%.2s", hex, hex + 2);
+		rc = sync_dir(p, dir);
+		if (rc == 0 && made) {
+			dir[2] = '\0';
+			rc = sync_dir(p, dir);
+			if (rc == 0)
+				rc = sync_dir(p, "");
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int cairn_pool_batch_commit(cairn_pool_batch *b)
 {
 	cairn_pool *p = b->p;
-	size_t pending = 0;
+	size_t pending = 0, anonymous = 0;
 	int rc = 0;
 
 	if (b->active)
 		return cairn_error_set(CAIRN_EINVAL, "pool batch: commit with an object "
 		                       "not yet ended");
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		pending += !b->v[i].committed;
+		anonymous += !b->v[i].committed && !b->v[i].tmpname;
+	}
 	if (pending == 0)
 		return 0;
 
-	if (syncfs(p->dirfd) < 0)
-		return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
-	cairn_crash_point("pool.synced");
-	for (size_t i = 0; i < b->n; i++) {
-		struct staged *s = &b->v[i];
-
-		if (s->committed)
-			continue;
-		rc = link_final(p, s);
+	if (pending <= SMALL_BATCH && anonymous == pending) {
+		rc = commit_each(p, b);
 		if (rc)
 			return rc;
-		if (s->tmpname) {
-			free(s->tmpname);    /* renamed: nothing left to clean */
-			s->tmpname = NULL;
+		cairn_crash_point("pool.linked");
+	} else {
+		if (syncfs(p->dirfd) < 0)
+			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
+		cairn_crash_point("pool.synced");
+		for (size_t i = 0; i < b->n; i++) {
+			struct staged *s = &b->v[i];
+			bool made;
+
+			if (s->committed)
+				continue;
+			rc = link_final(p, s, &made);
+			if (rc)
+				return rc;
+			if (s->tmpname) {
+				free(s->tmpname);    /* renamed: nothing left to clean */
+				s->tmpname = NULL;
+			}
 		}
+		cairn_crash_point("pool.linked");
+		if (syncfs(p->dirfd) < 0)
+			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
 	}
-	cairn_crash_point("pool.linked");
-	if (syncfs(p->dirfd) < 0)
-		return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
 	for (size_t i = 0; i < b->n; i++) {
 		struct staged *s = &b->v[i];
 
