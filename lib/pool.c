@@ -935,50 +935,33 @@ static int sync_dir(cairn_pool *p, const char *rel)
 	return rc;
 }
 
-/* The small-batch commit (top of file): each file's bytes, then its name,
- * each on stable storage before the next step. */
-static int commit_each(cairn_pool *p, cairn_pool_batch *b)
+/* After s was linked in a small batch (top of file): its link count and
+ * the directories that name it on stable storage. made: link_final made
+ * ab/ or ab/cd/ for it. */
+static int sync_name(cairn_pool *p, const struct staged *s, bool made)
 {
+	char hex[CAIRN_OID_HEXLEN + 1], dir[8];
 	int rc;
 
-	for (size_t i = 0; i < b->n; i++) {
-		struct staged *s = &b->v[i];
-
-		if (!s->committed && fdatasync(s->fd) < 0)
-			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
-	}
-	cairn_crash_point("pool.synced");
-	for (size_t i = 0; i < b->n; i++) {
-		struct staged *s = &b->v[i];
-		char hex[CAIRN_OID_HEXLEN + 1], dir[8];
-		bool made;
-
-		if (s->committed)
-			continue;
-		rc = link_final(p, s, &made);
-		if (rc)
-			return rc;
-		if (fsync(s->fd) < 0)
-			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
-		cairn_oid_fmt(hex, &s->oid);
-		snprintf(dir, sizeof(dir), "%.2s/%.2s", hex, hex + 2);
+	if (fsync(s->fd) < 0)
+		return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
+	cairn_oid_fmt(hex, &s->oid);
+	snprintf(dir, sizeof(dir), "%.2s/%.2s", hex, hex + 2);
+	rc = sync_dir(p, dir);
+	if (rc == 0 && made) {
+		dir[2] = '\0';
 		rc = sync_dir(p, dir);
-		if (rc == 0 && made) {
-			dir[2] = '\0';
-			rc = sync_dir(p, dir);
-			if (rc == 0)
-				rc = sync_dir(p, "");
-		}
-		if (rc)
-			return rc;
+		if (rc == 0)
+			rc = sync_dir(p, "");
 	}
-	return 0;
+	return rc;
 }
 
 int cairn_pool_batch_commit(cairn_pool_batch *b)
 {
 	cairn_pool *p = b->p;
 	size_t pending = 0, anonymous = 0;
+	bool small;
 	int rc = 0;
 
 	if (b->active)
@@ -991,33 +974,35 @@ int cairn_pool_batch_commit(cairn_pool_batch *b)
 	if (pending == 0)
 		return 0;
 
-	if (pending <= SMALL_BATCH && anonymous == pending) {
-		rc = commit_each(p, b);
-		if (rc)
-			return rc;
-		cairn_crash_point("pool.linked");
-	} else {
-		if (syncfs(p->dirfd) < 0)
-			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
-		cairn_crash_point("pool.synced");
-		for (size_t i = 0; i < b->n; i++) {
-			struct staged *s = &b->v[i];
-			bool made;
-
-			if (s->committed)
-				continue;
-			rc = link_final(p, s, &made);
-			if (rc)
-				return rc;
-			if (s->tmpname) {
-				free(s->tmpname);    /* renamed: nothing left to clean */
-				s->tmpname = NULL;
-			}
-		}
-		cairn_crash_point("pool.linked");
-		if (syncfs(p->dirfd) < 0)
+	/* The bytes. */
+	small = pending <= SMALL_BATCH && anonymous == pending;
+	for (size_t i = 0; small && i < b->n; i++) {
+		if (!b->v[i].committed && fdatasync(b->v[i].fd) < 0)
 			return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
 	}
+	if (!small && syncfs(p->dirfd) < 0)
+		return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
+	cairn_crash_point("pool.synced");
+	/* The names. */
+	for (size_t i = 0; i < b->n; i++) {
+		struct staged *s = &b->v[i];
+		bool made;
+
+		if (s->committed)
+			continue;
+		rc = link_final(p, s, &made);
+		if (rc == 0 && small)
+			rc = sync_name(p, s, made);
+		if (rc)
+			return rc;
+		if (s->tmpname) {
+			free(s->tmpname);    /* renamed: nothing left to clean */
+			s->tmpname = NULL;
+		}
+	}
+	cairn_crash_point("pool.linked");
+	if (!small && syncfs(p->dirfd) < 0)
+		return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
 	for (size_t i = 0; i < b->n; i++) {
 		struct staged *s = &b->v[i];
 
