@@ -940,13 +940,13 @@ static int sync_dir(cairn_pool *p, const char *rel)
  * ab/ or ab/cd/ for it. */
 static int sync_name(cairn_pool *p, const struct staged *s, bool made)
 {
-	char hex[CAIRN_OID_HEXLEN + 1], dir[8];
+	char dir[64];
 	int rc;
 
 	if (fsync(s->fd) < 0)
 		return cairn_error_errno(errno, "pool %s: cannot sync", p->path);
-	cairn_oid_fmt(hex, &s->oid);
-	snprintf(dir, sizeof(dir), "%.2s/%.2s", hex, hex + 2);
+	rel_path(dir, sizeof(dir), &s->oid);
+	dir[5] = '\0';                          /* "ab/cd" */
 	rc = sync_dir(p, dir);
 	if (rc == 0 && made) {
 		dir[2] = '\0';
