@@ -431,13 +431,24 @@ pool_side() {
 	still_cold
 }
 
+# raw_get METRIC COUNT SIZE — the raw GET, 4 in flight, from a dropped page
+# cache (on CLIENT_CPU's core, when set): the probe's own time (column 5)
+# is METRIC; the run around it records where the CPU went (METRIC less .s,
+# .proc.cpu.*).
+raw_get() {
+	drop_caches
+	TIMED_STDOUT=1 TIMED_CPU="s3rver=$S3_PID" \
+		timed "${1%.s}.proc.s" "${CLIENT_CPU[@]}" "$PROBE" bench get "$2" "$3" 4
+	rec "$1" "$(awk '{ print $5 }' "$W/last.out")"
+}
+
 # split_side — the cold read again with s3rver on core 0 and everything on
 # the reading side (cairnfs or s3fs, dd, the raw GET's client) on core 1,
 # as when the S3 server is another machine: on one small machine the
 # reader's own CPU is taken from the server's. catalogd stays where it is
 # (it only signs URLs here). Rows seq.*.split.s and raw.getseq.split.s.
 split_side() {
-	local f=$W/mnt-cairnfs/bench/seq/1/seq.bin out
+	local f=$W/mnt-cairnfs/bench/seq/1/seq.bin
 	log "cold reads run $r/$RUNS ($SEQ_LABEL): s3rver on core 0, readers on core 1"
 	taskset -a -p -c 0 "$S3_PID" >/dev/null || die "cannot pin s3rver to core 0"
 	CLIENT_CPU=(taskset -c 1)
@@ -447,10 +458,7 @@ split_side() {
 	cmp "$f" "$SRC_SEQ/seq.bin" || die "$f differs from its source"
 	unmount_fuse
 	still_cold
-	drop_caches
-	out=$(taskset -c 1 "$PROBE" bench get "$SEQ_OBJS" "$OBJ" 4) ||
-		die "cairn-s3probe bench get failed"
-	rec raw.getseq.split.s "$(awk '{ print $5 }' <<<"$out")"
+	raw_get raw.getseq.split.s "$SEQ_OBJS" "$OBJ"
 	if [ -z "$SKIP_S3FS" ]; then
 		mount_s3fs || die "s3fs did not mount"
 		drop_caches
@@ -477,15 +485,6 @@ if want read; then
 		"$PROBE" bench put $(((SEQ_BYTES >> 20) / m)) $((m << 20)) 4 >/dev/null ||
 			die "cairn-s3probe bench put of $m MiB objects failed"
 	done
-	# raw_get METRIC COUNT SIZE — the raw GET, 4 in flight, from a dropped
-	# page cache: the probe's own time (column 5) is METRIC; the run
-	# around it records where the CPU went (METRIC less .s, .proc.cpu.*).
-	raw_get() {
-		drop_caches
-		TIMED_STDOUT=1 TIMED_CPU="s3rver=$S3_PID" \
-			timed "${1%.s}.proc.s" "$PROBE" bench get "$2" "$3" 4
-		rec "$1" "$(awk '{ print $5 }' "$W/last.out")"
-	}
 	for r in $(seq 1 "$RUNS"); do
 		log "cold reads run $r/$RUNS ($SEQ_LABEL): cairnfs"
 		read_side cairn mount_cairnfs

@@ -311,7 +311,7 @@ def report(samples_path, out_path, info_args):
         if row[1] == "n/a":
             continue     # not measured in this run (--only)
         lines.append("| " + " | ".join(row) + " |")
-    cpu_rows = cpu_table(med, seq, info)
+    cpu_rows = cpu_table(med, seq)
     if cpu_rows:
         lines += ["", "## Where the CPU goes in a cold sequential read", "",
                   "CPU seconds per GiB read while the read ran (medians of the runs): "
@@ -343,7 +343,7 @@ def report(samples_path, out_path, info_args):
         f.write(text)
 
 
-def cpu_table(med, nbytes, info):
+def cpu_table(med, nbytes):
     """Rows of CPU seconds per GiB for each cold sequential read measured
     with its CPU (timed with TIMED_CPU), in the report's table format."""
     if not nbytes:
